@@ -1,0 +1,57 @@
+"""Input validation shared by the cells: clear errors in the symbol table's terms."""
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_size(value, name):
+    """Return `value` as a positive int, or raise naming `name` (e.g. 'input_size D')."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer; got {value!r} of type {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def check_dtype(dtype):
+    """Return the numpy dtype for a cell: float32 or float64 only."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}") from err
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be np.float32 or np.float64; got {dt}")
+    return dt
+
+
+def as_real_array(value, name, dtype, finite=True):
+    """Convert `value` to a new array of `dtype`, refusing complex and non-numeric values (and, if
+    `finite`, NaN and inf)."""
+    try:
+        arr = np.asarray(value)
+    except Exception as err:  # ragged lists and the like
+        raise TypeError(f"{name} must be a real numeric array; could not convert it: {err}") from err
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real; got a complex array ({arr.dtype})")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
+    arr = np.array(arr, dtype=dtype, copy=True)
+    if finite:
+        check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr, name):
+    """Raise a ValueError naming `name` and the first bad index if `arr` holds NaN or inf."""
+    if not np.isfinite(arr).all():
+        bad = tuple(int(k) for k in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} contains NaN or inf (first at index {bad})")
+
+
+def check_shape(arr, shape, name, what):
+    """Raise unless `arr.shape == shape`; `what` spells the expected shape in symbols, e.g. '(B, H)'."""
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {what} = {tuple(shape)}; got {arr.shape}")
