@@ -170,9 +170,9 @@ class _Cell:
                 for name, view in self.params.items():
                     check_finite(view, f"weight {name}")
 
-    def _check_no_c0(self, c0):
+    def _check_no_c0(self, c0, name="c0"):
         if c0 is not None:
-            raise ValueError(f"c0 is only for cells with a cell state (the LSTM family); "
+            raise ValueError(f"{name} is only for cells with a cell state (the LSTM family); "
                              f"{type(self).__name__} has none")
 
     # -- forward and backward -----------------------------------------------------------------
@@ -265,8 +265,8 @@ class _Cell:
         h_prev = self._check_state(h_prev, "h_prev", B, batched)
         if self.has_cell_state:
             c_prev = self._check_state(c_prev, "c_prev", B, batched)
-        elif c_prev is not None:
-            self._check_no_c0(c_prev)
+        else:
+            self._check_no_c0(c_prev, "c_prev")
         if not batched:
             h_prev = h_prev[0]
             c_prev = None if c_prev is None else c_prev[0]
@@ -390,6 +390,8 @@ class LSTMCell(_Cell):
 
     def __init__(self, input_size, hidden_size, *, seed=None, dtype=np.float64, forget_bias=1.0):
         super().__init__(input_size, hidden_size, seed=seed, dtype=dtype)
+        if not isinstance(forget_bias, (int, float, np.integer, np.floating)) or not np.isfinite(forget_bias):
+            raise TypeError(f"forget_bias must be a finite real number; got {forget_bias!r}")
         self.forget_bias = float(forget_bias)
         self._set_forget_bias(self.forget_bias)
 
@@ -495,7 +497,7 @@ class PeepholeLSTMCell(LSTMCell):
 
     >>> cell = PeepholeLSTMCell(input_size=2, hidden_size=3, seed=0)
     >>> sorted(k for k in cell.params if k.startswith('p_')), cell.num_params
-    (['p_f', 'p_i', 'p_o'], 105)
+    (['p_f', 'p_i', 'p_o'], 81)
     """
 
     kind = "peephole"

@@ -38,7 +38,7 @@ def sample(cell, rng, T, B):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(T=st.integers(1, 4), B=st.one_of(st.none(), st.integers(1, 3)), D=st.integers(1, 3),
        H=st.integers(1, 3), seed=st.integers(0, 2**16))
 def test_gradcheck_every_parameter_and_state(variant, T, B, D, H, seed):

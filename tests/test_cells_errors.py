@@ -144,5 +144,11 @@ def test_step_checks_its_inputs(lstm):
         lstm.step(np.zeros(4), np.zeros(4), np.zeros(4))
     with pytest.raises(ValueError, match=r"h_prev must have shape \(B, H\) = \(2, 4\); got \(4,\)"):
         lstm.step(np.zeros((2, 3)), np.zeros(4), np.zeros((2, 4)))
-    with pytest.raises(ValueError, match="c0 is only for cells with a cell state"):
+    with pytest.raises(ValueError, match="c_prev is only for cells with a cell state"):
         ll.RNNCell(3, 4).step(np.zeros(3), np.zeros(4), np.zeros(4))
+
+
+@pytest.mark.parametrize("bias", ["1", np.nan, None])
+def test_forget_bias(bias):
+    with pytest.raises(TypeError, match="forget_bias must be a finite real number"):
+        ll.LSTMCell(2, 2, forget_bias=bias)
