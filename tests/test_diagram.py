@@ -1,0 +1,215 @@
+"""Tests for lstm_lab.diagram: each step highlights its own artists; values come from the trace."""
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (only to check that no pyplot figure is left open)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import FancyBboxPatch  # noqa: E402
+
+import lstm_lab as ll  # noqa: E402
+from lstm_lab import diagram, plots  # noqa: E402
+
+KINDS = ["lstm", "peephole", "coupled", "gru", "rnn"]
+STEPS = {
+    "lstm": ("forget", "input", "update", "output"),
+    "peephole": ("forget", "input", "update", "output"),
+    "coupled": ("forget", "input", "update", "output"),
+    "gru": ("reset", "update", "candidate", "output"),
+    "rnn": ("hidden",),
+}
+
+
+@pytest.fixture(autouse=True)
+def leaves_matplotlib_as_it_was():
+    before = dict(matplotlib.rcParams)
+    yield
+    after = dict(matplotlib.rcParams)
+    assert sorted(k for k in before if before[k] != after[k]) == []
+    assert plt.get_fignums() == []
+
+
+def make_trace(kind, T=4, D=1, H=2, B=None, seed=0):
+    rng = np.random.default_rng(seed)
+    cell = ll.CELLS[kind](D, H, seed=seed)
+    x = rng.normal(size=(T, D) if B is None else (T, B, D))
+    shape = (H,) if B is None else (B, H)
+    kw = {"h0": rng.normal(size=shape)}  # non-zero initial states, so t = 1 is checked
+    if cell.has_cell_state:
+        kw["c0"] = rng.normal(size=shape)
+    return cell.forward(x, **kw)
+
+
+def render(fig):
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+def fmt(v):
+    s = f"{v:.2f}"
+    return "0.00" if s == "-0.00" else s
+
+
+def test_steps_table_matches_the_documented_steps():
+    assert diagram.STEPS == STEPS
+    assert diagram.KINDS == tuple(KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_step_highlights_its_own_artists(kind):
+    d = diagram.draw_cell(kind)
+    assert d.steps == STEPS[kind]
+    assert set(d.step_artists) == set(STEPS[kind])
+    sets = {s: set(map(id, arts)) for s, arts in d.step_artists.items()}
+    for s, ids in sets.items():
+        assert ids, f"step {s} has no artists"
+    for a, b in itertools.combinations(STEPS[kind], 2):
+        assert sets[a] != sets[b], f"{kind}: steps {a} and {b} highlight the same artists"
+    everything = set(map(id, d._base))
+    n_children = len(d.ax.get_children())
+    before = render(d.figure)
+    for s in STEPS[kind]:
+        assert d.highlight(s) is d and d.current == s
+        lit = d.step_artists[s]
+        faded = [a for a in d._base if id(a) not in sets[s]]
+        assert all(a.get_alpha() == 1.0 for a in lit), s
+        assert all(a.get_alpha() < 0.3 for a in faded), s
+        if faded:
+            assert min(a.get_alpha() for a in lit) > max(a.get_alpha() for a in faded)
+        # wires of the step are drawn thicker than when nothing is highlighted
+        for a in lit:
+            lw = d._base[a][0]
+            if lw:
+                assert a.get_linewidth() > lw, (s, a)
+        assert len(d.ax.get_children()) == n_children  # in place: nothing added or removed
+        if len(STEPS[kind]) > 1:
+            assert sets[s] != everything
+            assert not np.array_equal(render(d.figure), before), s
+    d.highlight(None)
+    assert d.current is None
+    assert all(a.get_alpha() == 1.0 for a in d._base)
+    assert all(a.get_linewidth() == lw for a, (lw, _) in d._base.items() if lw is not None)
+    np.testing.assert_array_equal(render(d.figure), before, err_msg="highlight(None) restores")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("t", [1, 3])
+def test_show_values_writes_the_trace_values_of_step_t(kind, t):
+    trace = make_trace(kind, T=4, H=2)
+    u = 1
+    d = diagram.draw_cell(kind, trace=trace, t=t, unit=u)
+    r = t - 1
+    want = {"h": trace.h[r, u], "h_prev": trace.h[r - 1, u] if t > 1 else trace.h0[u],
+            "x": trace.x[r, 0]}
+    for k, v in trace.gates.items():
+        want[k] = v[r, u]
+    if trace.c is not None:
+        want["c"] = trace.c[r, u]
+        want["c_prev"] = trace.c[r - 1, u] if t > 1 else trace.c0[u]
+        want["fc"] = want["f"] * want["c_prev"]
+        want["ig"] = want["i"] * want["g"]
+    shown = {k for k, txt in d.value_texts.items() if txt.get_text()}
+    assert shown == set(want) | {"t"}
+    for key, v in want.items():
+        assert d.value_texts[key].get_text() == "=" + fmt(v), key
+    assert d.value_texts["t"].get_text() == f"t = {t}"
+    # the symbol of each wire stays beside its value, as the symbol table writes it
+    assert d.symbol_texts["h_prev"].get_text() == "$h_{t-1}$"
+    for g in trace.gates:
+        assert d.symbol_texts[g].get_text() == plots.LABELS[g]
+    assert repr(d) == f"CellDiagram(kind={kind}, highlight=None, t={t})"
+    render(d.figure)
+
+
+def test_show_values_updates_the_same_text_artists():
+    trace = make_trace("lstm", T=5)
+    d = diagram.draw_cell("lstm", highlight="update", trace=trace, t=2)
+    texts = dict(d.value_texts)
+    n = len(d.ax.texts)
+    first = render(d.figure)
+    d.show_values(trace, 5)
+    assert d.value_texts == texts and len(d.ax.texts) == n
+    assert d.value_texts["c"].get_text() == "=" + fmt(trace.c[4, 0])
+    assert d.value_texts["c_prev"].get_text() == "=" + fmt(trace.c[3, 0])
+    assert not np.array_equal(first, render(d.figure))
+    d.clear_values()
+    assert all(t.get_text() == "" for t in d.value_texts.values())
+    assert d.symbol_texts["fc"].get_text() == ""  # the products show only with values
+    assert repr(d) == "CellDiagram(kind=lstm, highlight=update)"
+
+
+def test_show_values_batched_trace_and_wide_input():
+    trace = make_trace("gru", T=3, D=4, H=3, B=2)
+    d = diagram.draw_cell("gru", trace=trace, t=2, batch=1, unit=2)
+    assert d.value_texts["z"].get_text() == "=" + fmt(trace.gates["z"][1, 1, 2])
+    assert d.value_texts["h_prev"].get_text() == "=" + fmt(trace.h[0, 1, 2])
+    xs = ", ".join(fmt(v) for v in trace.x[1, 1, :3])
+    assert d.value_texts["x"].get_text() == f"=({xs}, \u2026)"
+
+
+def test_draws_on_a_given_ax_with_colours_of_the_symbol_table():
+    fig = Figure(figsize=(4, 2.2))
+    ax = fig.add_axes((0, 0, 1, 1))
+    d = diagram.draw_cell("lstm", ax=ax)
+    assert d.ax is ax and d.figure is fig
+    assert d._repr_png_() is None
+    assert d.scale < 1.0  # a smaller panel gets smaller text and lines
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    fills = {to_rgba(p.get_facecolor()) for p in boxes}
+    for letter in "figo":
+        assert to_rgba(plots.COLORS[letter]) in fills, letter
+    render(fig)
+    png = diagram.draw_cell("gru")._repr_png_()
+    assert png[:4] == b"\x89PNG"
+
+
+def test_variants_differ_from_the_plain_lstm():
+    plain = diagram.draw_cell("lstm")
+    peep = diagram.draw_cell("peephole")
+    coupled = diagram.draw_cell("coupled")
+    dashed = [p for p in peep.ax.patches if p.get_linestyle() not in ("-", "solid")]
+    assert len(dashed) == 3  # c_{t-1} into f and i, c_t into o
+    assert not [p for p in plain.ax.patches if p.get_linestyle() not in ("-", "solid")]
+    layer_colours = {to_rgba(p.get_facecolor()) for p in coupled.ax.patches
+                     if isinstance(p, FancyBboxPatch)}
+    assert to_rgba(plots.COLORS["f"]) not in layer_colours  # no forget layer: f_t = 1 - i_t
+    assert "1\u2212" in [t.get_text() for t in coupled.ax.texts]
+    assert "1\u2212" in [t.get_text() for t in diagram.draw_cell("gru").ax.texts]
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="forget, input, update, output"):
+        diagram.draw_cell("lstm", highlight="reset")
+    with pytest.raises(ValueError, match="reset, update, candidate, output"):
+        diagram.draw_cell("gru", highlight="forget")
+    with pytest.raises(ValueError, match="lstm, peephole, coupled, gru, rnn"):
+        diagram.draw_cell("transformer")
+    with pytest.raises(TypeError, match="kind must be a str"):
+        diagram.draw_cell(3)
+    trace = make_trace("lstm", T=4)
+    d = diagram.draw_cell("lstm")
+    with pytest.raises(ValueError, match=r"1\.\.T \(T=4\); got 0"):
+        d.show_values(trace, 0)
+    with pytest.raises(ValueError, match=r"got 5"):
+        d.show_values(trace, 5)
+    with pytest.raises(ValueError, match="'gru'"):
+        d.show_values(make_trace("gru"), 1)
+    with pytest.raises(ValueError, match="unit"):
+        d.show_values(trace, 1, unit=2)
+    with pytest.raises(ValueError, match="batch must be 0"):
+        d.show_values(trace, 1, batch=1)
+    with pytest.raises(TypeError, match="trace"):
+        d.show_values(np.zeros((4, 2)), 1)
+    with pytest.raises(ValueError, match="without a trace"):
+        diagram.draw_cell("lstm", t=2)
+    with pytest.raises(ValueError, match="scale"):
+        diagram.draw_cell("lstm", scale=0)
