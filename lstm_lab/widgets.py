@@ -1,0 +1,932 @@
+"""Slider explorers for the notebooks: ipywidgets wired to a cell, its plots and its diagram.
+
+Every explorer in `EXPLORERS` keeps the widgets contract of DESIGN.md:
+
+- it is built with no arguments and customised by keyword arguments
+  (``ForgetGateExplorer(b_f=3.0, sequence='step')``);
+- ``.sliders`` maps a parameter name of the symbol table ('W_xf', 'b_f', ...) to the
+  ``FloatSlider`` that sets it; ``.controls`` holds every other control ('sequence', 't',
+  'reset', ...);
+- ``.figure`` is the one matplotlib Figure it draws into, built once, and ``.plots`` the plot
+  objects drawn in it (``plots.GatesPlot``, ``diagram.CellDiagram``, ...); ``.widget`` is the
+  ipywidgets container (controls above the canvas), and the explorer displays itself;
+- setting a slider's ``.value`` from Python writes it into ``cell.params`` in place, runs the
+  cell again and updates the existing artists before it returns, then asks the canvas to
+  redraw, so everything can be tested headlessly under Agg;
+- an exception raised while updating is kept in ``.error`` and shown in the widget
+  (``.error_box``); the "Reset" button (``controls['reset']``) puts every slider and control
+  back to its default.
+
+In JupyterLab after ``%matplotlib widget`` the canvas is ipympl's interactive widget. Under
+any other backend the explorer draws with Agg, shows the picture in an image widget once it
+is displayed, and otherwise draws when the pixels are read (``canvas.draw()``,
+``canvas.buffer_rgba()``, ``savefig``). The 't' control, the plots' time axis and the
+diagram count time steps the same way, t = 1..T as in the equations.
+
+>>> from lstm_lab import widgets
+>>> ex = widgets.ForgetGateExplorer()
+>>> ex
+ForgetGateExplorer(sequence='pulse', T=30, t=4; W_xf=0.00, W_hf=0.00, b_f=1.50)
+>>> ex.sliders['b_f'].value = 4.0          # f_t = sigmoid(4) ~ 0.98: the cell keeps c
+>>> float(ex.cell.params['b_f'][0])
+4.0
+>>> round(float(ex.trace.gates['f'][-1, 0]), 3)
+0.982
+>>> ex.close()
+"""
+
+import base64
+import html
+import io
+import itertools
+import traceback
+import warnings
+from functools import partial
+
+import ipywidgets as widgets
+import matplotlib
+import matplotlib.image
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
+
+from . import diagram, gradients, plots
+from .cells import LSTMCell, RNNCell
+
+__all__ = [
+    "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "CellUpdateExplorer", "Explorer",
+    "ForgetGateExplorer", "InputGateExplorer", "LSTMExplorer", "MemorySpanExplorer",
+    "OutputGateExplorer", "RNNMemoryExplorer", "input_sequence", "rnn_input_jacobian_norms",
+]
+
+# ------------------------------------------------------------------------------- input sequences
+
+SEQUENCES = {
+    "pulse": "pulse, then silence",
+    "step": "step (on from T/3)",
+    "noise": "noise (seeded)",
+    "store_recall": "store, wait, recall",
+}
+"""The input sequences the explorers offer: key -> the label in the dropdown."""
+
+
+def input_sequence(kind="pulse", steps=30, *, amplitude=1.0, seed=0):
+    """One input channel over time, an array (T, 1), for the explorers' 'sequence' control.
+
+    Steps count from 1 as in the equations (x_t is row t - 1):
+
+    - 'pulse': x_3 = amplitude, zero everywhere else (a pulse, then silence);
+    - 'step': zero up to t = T//3, then amplitude to the end;
+    - 'noise': amplitude * N(0, 1) at every step, from ``np.random.default_rng(seed)``;
+    - 'store_recall': x_3 = amplitude (the value to store) and x_{T-4} = -amplitude (the cue
+      to recall it), zero everywhere else.
+
+    >>> input_sequence('pulse', 8)[:, 0]
+    array([0., 0., 1., 0., 0., 0., 0., 0.])
+    >>> input_sequence('store_recall', 10, amplitude=0.5)[:, 0]
+    array([ 0. ,  0. ,  0.5,  0. ,  0. , -0.5,  0. ,  0. ,  0. ,  0. ])
+    """
+    if kind not in SEQUENCES:
+        raise ValueError(f"sequence must be one of {', '.join(map(repr, SEQUENCES))}; got {kind!r}")
+    steps = _positive_int(steps, "steps T")
+    if steps < 8:
+        raise ValueError(f"steps T must be at least 8 so every input sequence fits; got {steps}")
+    x = np.zeros((steps, 1))
+    if kind == "pulse":
+        x[2] = amplitude
+    elif kind == "step":
+        x[steps // 3:] = amplitude
+    elif kind == "noise":
+        x[:, 0] = amplitude * np.random.default_rng(seed).standard_normal(steps)
+    else:
+        x[2] = amplitude
+        x[steps - 5] = -amplitude
+    return x
+
+
+def _positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def rnn_input_jacobian_norms(cell, trace):
+    """||dh_t / dx_1|| for t = 1..T of a vanilla RNN trace of one sequence: an array (T,).
+
+    Exact forward-mode Jacobian products, one small matrix product a step:
+    dh_1/dx_1 = diag(1 - h_1^2) W_xh and dh_t/dx_1 = diag(1 - h_t^2) W_hh dh_{t-1}/dx_1.
+    The norm is the spectral norm of the (H, D) matrix (the vector norm when D = 1).
+
+    >>> cell = RNNCell(1, 2, seed=0)
+    >>> cell.params['W_xh'] = np.array([[1.0], [0.0]])
+    >>> cell.params['W_hh'] = 0.5 * np.eye(2)
+    >>> rnn_input_jacobian_norms(cell, cell.forward(np.zeros((4, 1))))   # h stays 0: 0.5^(t-1)
+    array([1.   , 0.5  , 0.25 , 0.125])
+    """
+    if cell.kind != "rnn" or trace.batched:
+        raise ValueError("rnn_input_jacobian_norms needs an RNNCell and the trace of one sequence "
+                         f"(x shaped (T, D)); got kind={cell.kind!r}, batched={trace.batched}")
+    W_xh, W_hh = cell.params["W_xh"], cell.params["W_hh"]
+    slope = 1.0 - trace.h * trace.h                    # tanh'(a_t) at every step, (T, H)
+    J = slope[0][:, None] * W_xh                       # dh_1/dx_1, (H, D)
+    norms = np.empty(len(trace))
+    norms[0] = _norm(J)
+    for t in range(1, len(trace)):
+        J = slope[t][:, None] * (W_hh @ J)             # back through tanh, then W_hh
+        norms[t] = _norm(J)
+    return norms
+
+
+def _norm(J):
+    """Spectral norm of a small matrix (the vector norm for a single column)."""
+    if J.shape[1] == 1:
+        return float(np.sqrt(np.sum(J * J)))
+    return float(np.linalg.norm(J, 2))
+
+
+# ---------------------------------------------------------------------------- the base class
+
+LSTM_DEFAULTS = {
+    "W_xf": 0.0, "W_hf": 0.0, "b_f": 1.5,      # f ~ 0.82 whatever the input: c fades slowly
+    "W_xi": 4.0, "W_hi": 0.0, "b_i": -2.0,     # i opens (0.88) at x = 1, nearly shut (0.12) at 0
+    "W_xg": 2.0, "W_hg": 0.0, "b_g": 0.0,      # g = tanh(2 x): the value that would be written
+    "W_xo": 0.0, "W_ho": 0.0, "b_o": 2.0,      # o ~ 0.88: h shows most of tanh(c)
+}
+"""The hand-set one-unit LSTM the LSTM explorers start from (each changes a few entries)."""
+
+_SLIDER_RANGE = (-6.0, 6.0, 0.05)
+
+
+def _fewer_ticks(gates=None, axes=(), nbins=4):
+    """Fewer tick labels, the main cost of every redraw (each label is laid out and drawn anew).
+
+    For a plots.GatesPlot the upper panels drop their x axis (their labels are hidden anyway;
+    the bottom panel carries the time axis); other axes get at most `nbins` intervals per axis.
+    """
+    if gates is not None:
+        for ax in gates.axes[:-1]:
+            ax.xaxis.set_visible(False)
+        axes = [*axes, *gates.axes]
+        gates.axes[-1].xaxis.set_major_locator(MaxNLocator(nbins=nbins, steps=[1, 2, 5, 10],
+                                                            integer=True))
+    for ax in axes:
+        if not isinstance(ax.yaxis.get_major_locator(), FixedLocator):
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=2, steps=[1, 2, 2.5, 5, 10]))
+
+
+def _margins(sub, left, right, bottom, top, **kwargs):
+    """subplots_adjust of a (sub)figure with the margins given in inches."""
+    x0, y0, x1, y1 = sub.bbox.extents
+    w, h = (x1 - x0) / sub.dpi, (y1 - y0) / sub.dpi     # (sub)figure size in inches
+    sub.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
+                        **kwargs)
+
+
+class _IdleAggCanvas(FigureCanvasAgg):
+    """An Agg canvas whose draw_idle waits, as a GUI backend's does, until the picture is needed.
+
+    A GUI canvas redraws once control returns to its event loop, however many updates asked
+    for it. Without an event loop the picture is needed when its pixels are read, so the
+    pending draw happens then: in ``buffer_rgba()``, ``copy_from_bbox()``, ``draw()`` and
+    ``savefig``. Every update is drawn at most once, and every read sees the current picture.
+    """
+
+    def __init__(self, figure):
+        super().__init__(figure)
+        self._pending = True           # nothing drawn yet
+
+    def draw_idle(self, *args, **kwargs):
+        self._pending = True
+
+    def draw(self):
+        self._pending = False
+        super().draw()
+
+    def _flush(self):
+        if self._pending:
+            self.draw()
+
+    def buffer_rgba(self):
+        self._flush()
+        return super().buffer_rgba()
+
+    def copy_from_bbox(self, bbox):
+        self._flush()
+        return super().copy_from_bbox(bbox)
+
+
+_figure_numbers = itertools.count(1)
+
+
+def _new_figure(figsize, dpi):
+    """A Figure drawn on ipympl's canvas widget when that backend is active, else on Agg.
+
+    Under ipympl the canvas and its manager are made the way ipympl makes them, inside
+    ``plt.ioff()`` so nothing is shown before the explorer is, and without registering the
+    figure with pyplot (``plt.gcf()`` and ``plt.plot`` never draw into an explorer).
+    Otherwise the canvas is an Agg canvas that draws when its pixels are read.
+    Returns (figure, uses_ipympl).
+    """
+    fig = Figure(figsize=figsize, dpi=dpi)
+    backend = matplotlib.get_backend().lower()
+    if "ipympl" in backend or backend == "widget":
+        import matplotlib.pyplot as plt
+        from ipympl import backend_nbagg
+
+        with plt.ioff(), warnings.catch_warnings():
+            # ipympl's toolbar passes its canvas on to traitlets, which objects (harmlessly)
+            warnings.filterwarnings("ignore", "Passing unrecognized arguments to super",
+                                    DeprecationWarning)
+            backend_nbagg.new_figure_manager_given_figure(next(_figure_numbers), fig)
+        canvas = fig.canvas
+        canvas.header_visible = False
+        canvas.footer_visible = False
+        canvas.resizable = False
+        canvas.toolbar_position = "right"
+        return fig, True
+    _IdleAggCanvas(fig)
+    return fig, False
+
+
+class Explorer:
+    """What every explorer shares: sliders, controls, one figure, errors shown, reset, display.
+
+    A subclass sets `name`, `slider_names`, `defaults` (parameter name -> default value) and
+    `options` (keyword -> default), and writes `_make_cell`, `_make_controls`, `recompute`
+    (run the model, no drawing), `_build_plots` (once) and `_update_artists` (in place).
+
+    Attributes
+    ----------
+    cell : the cell whose ``params`` the sliders write into
+    sliders : dict parameter name -> ipywidgets.FloatSlider (its description is the name)
+    controls : dict name -> the other controls; always 'reset' (an ipywidgets.Button)
+    figure : matplotlib.figure.Figure, built once
+    plots : dict name -> the plot objects drawn in the figure
+    widget : ipywidgets.VBox: the sliders, the controls, the error box and the canvas
+    error : the exception the last update raised, or None when it succeeded
+    error_box : ipywidgets.HTML showing that error (hidden when there is none)
+    """
+
+    name = None
+    slider_names = ()
+    defaults = {}
+    options = {}
+    figsize = (8.6, 3.7)
+    dpi = 90
+
+    def __init__(self, **kwargs):
+        unknown = set(kwargs) - set(self.options) - set(self.defaults)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) "
+                f"{', '.join(sorted(unknown))}; it takes the options {', '.join(self.options)} "
+                f"and the parameters {', '.join(self.defaults)}")
+        self._opts = {k: kwargs.get(k, v) for k, v in self.options.items()}
+        self._param_defaults = {}
+        for k, v in self.defaults.items():
+            value = kwargs.get(k, v)
+            number = isinstance(value, (int, float, np.integer, np.floating))
+            if not number or isinstance(value, bool) or not np.isfinite(value):
+                raise TypeError(f"{k} must be a finite number; got {value!r}")
+            self._param_defaults[k] = float(value)
+        self._holding = False    # True while reset sets many values: one update at the end
+        self._live_view = False  # True once displayed: keep the snapshot image current
+        self.error = None
+        self.plots = {}
+        self.cell = self._make_cell()
+        for name, value in self._param_defaults.items():
+            self._apply_param(name, value)
+        self.sliders = {name: self._make_slider(name) for name in self.slider_names}
+        self.controls = self._make_controls()
+        self.recompute()
+        self.figure, self._ipympl = _new_figure(self.figsize, self.dpi)
+        self._build_plots()
+        self._add_time_controls()
+        self.controls["reset"] = widgets.Button(
+            description="Reset", icon="undo", tooltip="every slider and control to its default",
+            layout=widgets.Layout(width="7.5em"))
+        self._control_defaults = {k: c.value for k, c in self.controls.items()
+                                  if hasattr(c, "value")}
+        self._update_artists()
+        self.error_box = widgets.HTML(layout=widgets.Layout(display="none"))
+        if self._ipympl:
+            self._view = self.figure.canvas
+        else:
+            self._view = widgets.Image(format="png", layout=widgets.Layout(width="auto"))
+        self.widget = widgets.VBox([*self._control_rows(), self.error_box, self._view])
+        for name, slider in self.sliders.items():
+            slider.observe(partial(self._on_slider, name), names="value")
+        for name, control in self.controls.items():
+            self._observe_control(name, control)
+
+    @property
+    def param_defaults(self):
+        """Every parameter's default value here (the class defaults, then keyword arguments)."""
+        return dict(self._param_defaults)
+
+    # -- building blocks ---------------------------------------------------------------------
+
+    def _make_slider(self, name):
+        lo, hi, step = _SLIDER_RANGE
+        value = self._param_defaults[name]
+        letter = name[-1]                          # W_xf, W_hf, b_f -> 'f'
+        return widgets.FloatSlider(
+            value=value, min=min(lo, value), max=max(hi, value), step=step, description=name,
+            readout_format=".2f", continuous_update=True,
+            style={"description_width": "3.2em",
+                   "handle_color": plots.COLORS.get(letter, "#777777")},
+            layout=widgets.Layout(width="19em"))
+
+    def _sequence_control(self):
+        if self._opts["sequence"] not in SEQUENCES:
+            raise ValueError(f"sequence must be one of {', '.join(map(repr, SEQUENCES))}; "
+                             f"got {self._opts['sequence']!r}")
+        return widgets.Dropdown(options=[(label, key) for key, label in SEQUENCES.items()],
+                                value=self._opts["sequence"], description="input x",
+                                style={"description_width": "4em"},
+                                layout=widgets.Layout(width="15.5em"))
+
+    def _add_time_controls(self):
+        """Controls that need the figure (the time axis); none by default."""
+
+    def _control_rows(self):
+        """Rows above the canvas: the sliders grouped by gate, then the other controls."""
+        groups = {}
+        for name, slider in self.sliders.items():
+            groups.setdefault(name[-1], []).append(slider)
+        rows = [widgets.HBox(group) for group in groups.values()]
+        rows.append(widgets.HBox(list(self.controls.values()),
+                                 layout=widgets.Layout(align_items="center", flex_flow="row wrap")))
+        return rows
+
+    def _observe_control(self, name, control):
+        if name == "reset":
+            control.on_click(lambda _button: self.reset())
+        elif name == "t":
+            control.observe(lambda _change: self._guarded(self._time_moved), names="value")
+        elif name != "play":                      # play drives 't' through a link
+            control.observe(lambda _change: self._guarded(self._refresh_unless_holding),
+                            names="value")
+
+    # -- updates -----------------------------------------------------------------------------
+
+    def _apply_param(self, name, value):
+        """Write a slider's value into the cell's live parameter array, in place."""
+        self.cell.params[name][...] = value
+
+    def _on_slider(self, name, change):
+        def work():
+            self._apply_param(name, change["new"])
+            self._refresh_unless_holding()
+        self._guarded(work)
+
+    def _refresh_unless_holding(self):
+        if not self._holding:
+            self.recompute()
+            self._update_artists()
+            self._draw()
+
+    def _time_moved(self):
+        if not self._holding:
+            self._update_time()
+            self._draw()
+
+    def _update_time(self):
+        """Move what follows the time step (markers, the diagram's numbers); no recompute."""
+
+    def refresh(self):
+        """Run the model for the current settings and redraw; an error is shown, not raised."""
+        self._guarded(lambda: (self.recompute(), self._update_artists(), self._draw()))
+
+    def _guarded(self, work):
+        try:
+            work()
+        except Exception as exc:  # kept in .error and shown in the widget, not swallowed
+            self._show_error(exc)
+        else:
+            if self.error is not None:
+                self._show_error(None)
+
+    def _show_error(self, exc):
+        self.error = exc
+        if exc is None:
+            self.error_box.value = ""
+            self.error_box.layout.display = "none"
+            return
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = ""
+        if frames:
+            last = frames[-1]
+            file = last.filename.replace("\\", "/").rsplit("/", 1)[-1]   # no folders shown
+            where = f"\n  in {last.name}() at {file}:{last.lineno}"
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip() + where
+        self.error_box.value = (
+            '<pre style="color:#a00000; background:#fff0f0; padding:4px 6px; margin:2px 0; '
+            f'white-space:pre-wrap">The update failed: {html.escape(text)}</pre>')
+        self.error_box.layout.display = None
+
+    def _draw(self):
+        self.figure.canvas.draw_idle()
+        if self._live_view:
+            self._push_snapshot()
+
+    def _snapshot_png(self):
+        """The figure as PNG bytes, drawn now by Agg."""
+        canvas = self.figure.canvas
+        if self._ipympl:
+            # render only: ipympl's own draw() would also push an image to the frontend and,
+            # before the frontend is up, store it in _data_url without the "data:" prefix
+            FigureCanvasAgg.draw(canvas)
+        else:
+            canvas.draw()
+        buf = io.BytesIO()
+        matplotlib.image.imsave(buf, np.asarray(canvas.buffer_rgba()), format="png")
+        return buf.getvalue()
+
+    def _push_snapshot(self):
+        """Keep the picture current where ipympl's live canvas is not (no ipympl, no frontend)."""
+        if not self._ipympl:
+            self._view.value = self._snapshot_png()
+        elif getattr(self._view, "syncing_data_url", False):   # no frontend has attached yet
+            png = base64.b64encode(self._snapshot_png()).decode("ascii")
+            self._view._data_url = f"data:image/png;base64,{png}"
+
+    def reset(self):
+        """Every slider and control back to its default, then one update."""
+        def work():
+            self._holding = True
+            try:
+                if "play" in self.controls:
+                    self.controls["play"].playing = False
+                for name, slider in self.sliders.items():
+                    slider.value = self._param_defaults[name]
+                    self._apply_param(name, self._param_defaults[name])
+                for name, value in self._control_defaults.items():
+                    self.controls[name].value = value
+            finally:
+                self._holding = False
+            self.recompute()
+            self._update_artists()
+            self._draw()
+        self._guarded(work)
+
+    # -- display -----------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """The live widget, a PNG of the figure for where no kernel runs, and the repr as text."""
+        self._live_view = True
+        png = self._snapshot_png()
+        if self._ipympl:
+            self._view._data_url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        else:
+            self._view.value = png
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+        bundle["text/plain"] = repr(self)
+        bundle["image/png"] = base64.b64encode(png).decode("ascii")
+        return bundle
+
+    def close(self):
+        """Close the widgets (under ipympl the canvas too); the figure goes with the explorer."""
+        for w in [*self.sliders.values(), *self.controls.values(), self.error_box, self._view,
+                  self.widget]:
+            w.close()
+
+    def _state_repr(self):
+        return ""
+
+    def __repr__(self):
+        sliders = ", ".join(f"{k}={s.value:.2f}" for k, s in self.sliders.items())
+        state = self._state_repr()
+        return f"{type(self).__name__}({state}{'; ' if state and sliders else ''}{sliders})"
+
+    # -- written by each explorer ------------------------------------------------------------
+
+    def _make_cell(self):
+        raise NotImplementedError
+
+    def _make_controls(self):
+        raise NotImplementedError
+
+    def recompute(self):
+        """Run the model for the current sliders and controls (no drawing)."""
+        raise NotImplementedError
+
+    def _build_plots(self):
+        raise NotImplementedError
+
+    def _update_artists(self):
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------- the LSTM step explorers
+
+
+class _OneUnitLSTMExplorer(Explorer):
+    """A one-unit LSTM with one input (H = D = 1): each weight is one number and one slider."""
+
+    defaults = LSTM_DEFAULTS
+    options = {"sequence": "pulse", "steps": 30, "seed": 0}
+
+    def _make_cell(self):
+        self._steps = _positive_int(self._opts["steps"], "steps T")
+        input_sequence("pulse", self._steps)  # T long enough for every sequence
+        return LSTMCell(1, 1, seed=self._opts["seed"])
+
+    def _make_controls(self):
+        return {"sequence": self._sequence_control()}
+
+    def recompute(self):
+        self.x = input_sequence(self.controls["sequence"].value, self._steps,
+                                seed=self._opts["seed"])
+        self.trace = self.cell.forward(self.x)
+
+    def _state_repr(self):
+        return f"sequence={self.controls['sequence'].value!r}, T={self._steps}"
+
+
+class _StepExplorer(_OneUnitLSTMExplorer):
+    """One walkthrough step: its sliders, the gates over time, its activation curves, the diagram.
+
+    ``controls['t']`` picks the time step the diagram writes its numbers for; a dashed line
+    marks it on the time plots and a ring marks its pre-activation on the activation curves.
+    """
+
+    step = None                 # the diagram's step to highlight
+    gates_shown = None          # symbols for plots.plot_gates
+    activations = ()            # (symbol, 'sigmoid' | 'tanh'): curves with the pre-activations
+    options = {**_OneUnitLSTMExplorer.options, "t": 4}
+    figsize = (10.0, 5.0)
+    _split = (0.8, 1.2)        # widths of the left column (time plots) and the right one
+
+    def _build_plots(self):
+        fig = self.figure
+        left, right = fig.subfigures(1, 2, width_ratios=self._split, wspace=0.0)
+        gates = plots.plot_gates(self.trace, fig=left, gates=self.gates_shown)
+        _margins(left, left=0.7, right=0.1, bottom=0.55, top=0.2, hspace=0.45)
+        self.plots["gates"] = gates
+        # the plots' time axis: trace row r is drawn at x = r + origin
+        self._t_origin = int(round(float(gates.lines["x"].get_xdata()[0])))
+        self._build_right(right)
+        _fewer_ticks(gates, [p.ax for k, p in self.plots.items() if k != "gates"])
+
+    def _build_right(self, sub):
+        """The diagram on top, the activation curves below it."""
+        n = max(1, len(self.activations))
+        gs = sub.add_gridspec(2, n, height_ratios=(2.3, 1.0), hspace=0.25, wspace=0.3,
+                              left=0.09, right=0.98, bottom=0.11, top=1.0)
+        self.plots["diagram"] = diagram.draw_cell("lstm", highlight=self.step, scale=1.0,
+                                                  ax=sub.add_subplot(gs[0, :]))
+        self._rings = {}
+        for k, (sym, kind) in enumerate(self.activations):
+            plot = plots.plot_activation(kind, self.trace.preacts[sym][:, 0],
+                                         ax=sub.add_subplot(gs[1, k]), symbol=sym)
+            plot.ax.get_legend().remove()
+            plot.ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+            plot.ax.yaxis.set_major_locator(
+                FixedLocator([0, 0.5, 1] if kind == "sigmoid" else [-1, 0, 1]))
+            (self._rings[sym],) = plot.ax.plot([0.0], [0.0], "o", ms=10, mfc="none", mec="k",
+                                               mew=1.5, zorder=5)
+            self.plots["activation_" + sym] = plot
+
+    def _add_time_controls(self):
+        T, t0 = self._steps, self._t_origin
+        t = self._opts["t"]
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not t0 <= t < t0 + T:
+            raise ValueError(f"t must be a time step from {t0} to {t0 + T - 1} (as on the plots' "
+                             f"time axis); got {t!r}")
+        self.controls["t"] = widgets.IntSlider(
+            value=int(t), min=t0, max=t0 + T - 1, step=1, description="t",
+            continuous_update=True, style={"description_width": "1.2em"},
+            layout=widgets.Layout(width="17em"))
+
+    @property
+    def t(self):
+        """The time step the diagram shows, as on the plots' time axis."""
+        return self.controls["t"].value
+
+    def _update_artists(self):
+        self.plots["gates"].update(self.trace)
+        for sym, _kind in self.activations:
+            self.plots["activation_" + sym].update(self.trace.preacts[sym][:, 0])
+        self._update_time()
+
+    def _update_time(self):
+        t, row = self.t, self.t - self._t_origin
+        self.plots["gates"].set_time(t)
+        for sym, ring in self._rings.items():
+            ring.set_data([self.trace.preacts[sym][row, 0]], [self.trace.gates[sym][row, 0]])
+        self.plots["diagram"].show_values(self.trace, t)
+
+    def _state_repr(self):
+        return f"{super()._state_repr()}, t={self.t}"
+
+
+class ForgetGateExplorer(_StepExplorer):
+    """Step 1, what to forget: f_t = sigmoid(W_xf x_t + W_hf h_{t-1} + b_f).
+
+    Sliders W_xf, W_hf, b_f. With the default pulse the cell writes c once and from then on
+    only forgets: c_t shrinks by the factor f_t every step. b_f near 5 keeps it, b_f near
+    -5 wipes it at once; a negative W_xf makes an input clear the memory.
+
+    Panels: x and f, c, h over time (dashed: the step t the diagram shows); the sigmoid with
+    every step's pre-activation (the ring marks step t); the cell diagram with the forget
+    path highlighted and step t's values written on it.
+
+    >>> ex = ForgetGateExplorer(b_f=-2.0, sequence='step')
+    >>> list(ex.sliders), ex.controls['sequence'].value
+    (['W_xf', 'W_hf', 'b_f'], 'step')
+    >>> ex.close()
+    """
+
+    name = "forget"
+    step = "forget"
+    slider_names = ("W_xf", "W_hf", "b_f")
+    gates_shown = ("f", "c", "h")
+    activations = (("f", "sigmoid"),)
+
+
+class InputGateExplorer(_StepExplorer):
+    """Step 2, what to write: the input gate i_t and the candidate g_t (C~_t in colah's post).
+
+    i_t = sigmoid(W_xi x_t + W_hi h_{t-1} + b_i) decides how much of
+    g_t = tanh(W_xg x_t + W_hg h_{t-1} + b_g) is added to the cell state.
+    Sliders W_xi, W_hi, b_i, W_xg, W_hg, b_g. The default input is seeded noise and the
+    default weights open i only for positive inputs, so c collects those alone.
+    """
+
+    name = "input"
+    step = "input"
+    slider_names = ("W_xi", "W_hi", "b_i", "W_xg", "W_hg", "b_g")
+    defaults = {**LSTM_DEFAULTS, "b_f": 0.5}
+    options = {**_StepExplorer.options, "sequence": "noise", "t": 5}
+    gates_shown = ("i", "g", "c")
+    activations = (("i", "sigmoid"), ("g", "tanh"))
+
+
+class CellUpdateExplorer(_StepExplorer):
+    """Step 3, the update: c_t = f_t * c_{t-1} + i_t * g_t, the conveyor belt.
+
+    The cell state is driven by the forget gate, the input gate and the candidate, so the
+    sliders are theirs: W_xf, W_hf, b_f, W_xi, W_hi, b_i, W_xg, W_hg, b_g. The lower right
+    panel is the conveyor: c_t with, at every step, what f_t removed and what i_t * g_t
+    added. The default input is a step: c climbs until removing and adding balance.
+    """
+
+    name = "update"
+    step = "update"
+    slider_names = ("W_xf", "W_hf", "b_f", "W_xi", "W_hi", "b_i", "W_xg", "W_hg", "b_g")
+    options = {**_StepExplorer.options, "sequence": "step", "t": 11}
+    gates_shown = ("f", "i", "g", "c")
+
+    def _build_right(self, sub):
+        gs = sub.add_gridspec(2, 1, height_ratios=(2.3, 1.0), hspace=0.35,
+                              left=0.09, right=0.98, bottom=0.11, top=1.0)
+        self.plots["diagram"] = diagram.draw_cell("lstm", highlight=self.step, scale=1.0,
+                                                  ax=sub.add_subplot(gs[0]))
+        self.plots["conveyor"] = plots.plot_conveyor(self.trace, ax=sub.add_subplot(gs[1]))
+        self._rings = {}
+
+    def _update_artists(self):
+        self.plots["conveyor"].update(self.trace)
+        super()._update_artists()
+
+    def _update_time(self):
+        super()._update_time()
+        self.plots["conveyor"].set_time(self.t)
+
+
+class OutputGateExplorer(_StepExplorer):
+    """Step 4, what to show: o_t = sigmoid(W_xo x_t + W_ho h_{t-1} + b_o), h_t = o_t * tanh(c_t).
+
+    Sliders W_xo, W_ho, b_o. The default input stores a value at t = 3 and gives a recall
+    cue, a negative input, at t = T - 4. The forget gate keeps c (b_f = 4) and the output
+    gate opens only on the cue (W_xo = -4, b_o = -2), so h_t stays near zero while c_t holds
+    the value, then shows it when asked.
+    """
+
+    name = "output"
+    step = "output"
+    slider_names = ("W_xo", "W_ho", "b_o")
+    defaults = {**LSTM_DEFAULTS, "b_f": 4.0, "W_xo": -4.0, "b_o": -2.0}
+    options = {**_StepExplorer.options, "sequence": "store_recall", "t": 26}
+    gates_shown = ("o", "c", "h")
+    activations = (("o", "sigmoid"),)
+
+
+class LSTMExplorer(_StepExplorer):
+    """The whole one-unit LSTM: all twelve weights, and a player that walks along the trace.
+
+    ``controls['play']`` (an ipywidgets.Play) drives ``controls['t']``: the dashed time marker
+    moves along the gate plots and the diagram writes the values of step t on its wires.
+    The defaults are OutputGateExplorer's: store a value, hold it, show it on the recall cue.
+    """
+
+    name = "lstm"
+    step = None
+    slider_names = tuple(LSTM_DEFAULTS)
+    defaults = OutputGateExplorer.defaults
+    options = {**_StepExplorer.options, "sequence": "store_recall", "t": 3, "interval": 400}
+    gates_shown = ("f", "i", "g", "o", "c", "h")
+    figsize = (10.0, 4.0)
+
+    def _build_right(self, sub):
+        ax = sub.add_axes((0.0, 0.0, 1.0, 1.0))
+        self.plots["diagram"] = diagram.draw_cell("lstm", ax=ax, scale=1.0)
+        self._rings = {}
+
+    def _add_time_controls(self):
+        super()._add_time_controls()
+        t = self.controls["t"]
+        self.controls["play"] = widgets.Play(
+            value=t.value, min=t.min, max=t.max, step=1, interval=self._opts["interval"],
+            description="play", show_repeat=False)
+        self._link = widgets.link((self.controls["play"], "value"), (t, "value"))
+
+    def close(self):
+        self._link.unlink()
+        super().close()
+
+
+# ------------------------------------------------------------------------ memory explorers
+
+
+def _orthogonal(n, seed):
+    """A seeded random orthogonal (n, n) matrix (QR of a Gaussian, column signs fixed)."""
+    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+class RNNMemoryExplorer(Explorer):
+    """The long-term dependency problem: how much x_1 still moves h_t in a vanilla RNN.
+
+    h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h) with H units (8 by default) and one input;
+    W_hh = scale * Q for a fixed seeded orthogonal Q, and W_xh a fixed unit vector. The left
+    panel is ||dh_t/dx_1|| on a log axis against the distance k = t - 1 it has travelled
+    (exact Jacobian products, `rnn_input_jacobian_norms`), with the linear prediction
+    scale^k dashed: below 1 the influence of x_1 vanishes geometrically, above 1 it explodes
+    until tanh saturates. The right panel is h_t of every unit over time.
+
+    Controls: 'scale' (of W_hh), 'amplitude' (of the input; large inputs push tanh into
+    saturation, which shrinks the gradient), 'sequence', 'reset'. The slider 'b_h' sets every
+    entry of the bias b_h to its value (a bias saturates tanh too).
+
+    >>> ex = RNNMemoryExplorer()
+    >>> ex.controls['scale'].value = 0.5
+    >>> float(ex.norms[10] / ex.norms[0]) < 0.5 ** 9      # vanished within ten steps
+    True
+    >>> ex.close()
+    """
+
+    name = "rnn_memory"
+    slider_names = ("b_h",)
+    defaults = {"b_h": 0.0}
+    options = {"hidden_size": 8, "steps": 30, "seed": 0, "scale": 0.9, "amplitude": 0.1,
+               "sequence": "pulse"}
+    figsize = (8.6, 3.2)
+    _ylim = (1e-9, 1e6)
+
+    def _make_cell(self):
+        self._steps = _positive_int(self._opts["steps"], "steps T")
+        input_sequence("pulse", self._steps)
+        H = _positive_int(self._opts["hidden_size"], "hidden_size H")
+        cell = RNNCell(1, H, seed=self._opts["seed"])
+        w = np.random.default_rng(self._opts["seed"] + 1).standard_normal(H)
+        cell.params["W_xh"] = (w / np.linalg.norm(w))[:, None]
+        self._Q = _orthogonal(H, self._opts["seed"])
+        return cell
+
+    def _make_slider(self, name):
+        slider = super()._make_slider(name)
+        slider.min, slider.max = min(-2.0, slider.value), max(2.0, slider.value)
+        return slider
+
+    def _make_controls(self):
+        scale = widgets.FloatSlider(
+            value=self._opts["scale"], min=0.5, max=1.5, step=0.01, description="scale",
+            readout_format=".2f", continuous_update=True, style={"description_width": "3.2em"},
+            layout=widgets.Layout(width="19em"))
+        amplitude = widgets.FloatSlider(
+            value=self._opts["amplitude"], min=0.0, max=3.0, step=0.05, description="amplitude",
+            readout_format=".2f", continuous_update=True, style={"description_width": "4.8em"},
+            layout=widgets.Layout(width="20.5em"))
+        return {"scale": scale, "amplitude": amplitude, "sequence": self._sequence_control()}
+
+    def recompute(self):
+        scale = self.controls["scale"].value
+        self.cell.params["W_hh"][...] = scale * self._Q
+        self.x = input_sequence(self.controls["sequence"].value, self._steps,
+                                amplitude=self.controls["amplitude"].value, seed=self._opts["seed"])
+        self.trace = self.cell.forward(self.x)
+        self.norms = rnn_input_jacobian_norms(self.cell, self.trace)   # index k = t - 1
+        self.linear = scale ** np.arange(self._steps)
+
+    def _curves(self):
+        return {r"$\|\partial h_{1+k} / \partial x_1\|$": self.norms,
+                r"linear: $\mathrm{scale}^k$": self.linear}
+
+    def _build_plots(self):
+        ax, ax_h = self.figure.subplots(1, 2, width_ratios=(1.3, 1.0))
+        _margins(self.figure, left=0.75, right=0.6, bottom=0.5, top=0.3, wspace=0.2)
+        curves = self._curves()
+        norms = plots.plot_gradient_norms(curves, ax=ax, ylabel="norm", colors=dict(
+            zip(curves, (plots.COLORS["h"], "0.45"), strict=True)))
+        for line in (norms.lines[r"linear: $\mathrm{scale}^k$"], ax.get_legend().legend_handles[1]):
+            line.set_linestyle("--")
+            line.set_linewidth(1.2)
+            line.set_zorder(1.9)                               # under the measured curve
+        ax.axhline(1.0, color="0.7", lw=0.8, zorder=0)
+        ax.yaxis.set_minor_locator(NullLocator())   # ~100 minor ticks over 15 decades: slow
+        ax.set_xlabel(r"steps $k$ from $x_1$ to $h_{1+k}$")
+        ax.set_title(r"how much $x_1$ still moves $h_t$", fontsize=10)
+        self.plots["norms"] = norms
+        self.plots["heatmap"] = plots.plot_heatmap(self.trace, gate="h", ax=ax_h)
+
+    def _update_artists(self):
+        self.plots["norms"].update(self._curves())
+        self.plots["norms"].ax.set_ylim(*self._ylim)      # fixed: the slope is what changes
+        self.plots["heatmap"].update(self.trace)
+        m = max(float(np.max(np.abs(self.trace.h))), 1e-3)  # small inputs: show them anyway
+        self.plots["heatmap"].image.set_clim(-m, m)
+
+    def _state_repr(self):
+        c = self.controls
+        return (f"H={self.cell.hidden_size}, T={self._steps}, scale={c['scale'].value:.2f}, "
+                f"amplitude={c['amplitude'].value:.2f}, sequence={c['sequence'].value!r}")
+
+
+class MemorySpanExplorer(_OneUnitLSTMExplorer):
+    """How far back an LSTM's gradient reaches, set by the forget gate.
+
+    A one-unit LSTM with sliders b_f, W_xf, W_hf. The left panel shows, on a log axis
+    against the distance k = T - t, |dh_T/dh_t| (c_t held fixed) and |dc_T/dc_t| (h_t held
+    fixed), exact products of the per-step Jacobians (`lstm_lab.gradients.state_jacobians`),
+    and dotted the product of the forget gates f_{t+1} ... f_T, the cell path alone. With
+    b_f = 1 the gradient fades within a dozen steps; with b_f = 5 it still reaches the start.
+    The right panel shows x, f and c over time.
+
+    >>> ex = MemorySpanExplorer()
+    >>> ex.sliders['b_f'].value = 5.0
+    >>> bool(ex.dc[0] > 0.5)                 # |dc_T/dc_0|: the gradient reaches t = 0
+    True
+    >>> ex.close()
+    """
+
+    name = "memory_span"
+    slider_names = ("b_f", "W_xf", "W_hf")
+    # recurrent weights on, so that h_t reaches later steps (through i, g and o)
+    defaults = {**LSTM_DEFAULTS, "b_f": 1.0, "W_hi": 1.0, "W_hg": 1.0, "W_ho": 1.0}
+    options = {**_OneUnitLSTMExplorer.options, "sequence": "noise", "steps": 40}
+    _ylim = (1e-12, 3.0)
+    _names = (r"$|\partial h_T / \partial h_t|$", r"$|\partial c_T / \partial c_t|$",
+              r"$f_{t+1} \cdots f_T$")
+
+    def recompute(self):
+        super().recompute()
+        P = gradients.state_jacobians(self.cell, self.trace)   # entry t: d(h_T, c_T)/d(h_t, c_t)
+        self.dh = np.abs(P[:, 0, 0])                           # one unit: the blocks are 1 x 1
+        self.dc = np.abs(P[:, 1, 1])
+        self.forget = gradients.forget_gate_products(self.trace)[:, 0]
+
+    def _curves(self):
+        # plots.plot_gradient_norms indexes by the distance k = T - t
+        return dict(zip(self._names, (self.dh[::-1], self.dc[::-1], self.forget[::-1]),
+                        strict=True))
+
+    def _build_plots(self):
+        left, right = self.figure.subfigures(1, 2, width_ratios=(1.15, 1.0), wspace=0.0)
+        ax = left.add_subplot()
+        _margins(left, left=0.75, right=0.15, bottom=0.5, top=0.3)
+        norms = plots.plot_gradient_norms(self._curves(), ax=ax, ylabel="norm", colors=dict(
+            zip(self._names, (plots.COLORS["h"], plots.COLORS["c"], plots.COLORS["f"]),
+                strict=True)))
+        for line in (norms.lines[self._names[2]], ax.get_legend().legend_handles[2]):
+            line.set_linestyle(":")
+            line.set_linewidth(1.6)
+        ax.axhline(1.0, color="0.7", lw=0.8, zorder=0)
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel(r"distance back in time $k = T - t$")
+        ax.set_title(f"how far back the gradient of step T={self._steps} reaches", fontsize=10)
+        self.plots["norms"] = norms
+        self.plots["gates"] = plots.plot_gates(self.trace, fig=right, gates=("f", "c"))
+        _margins(right, left=0.65, right=0.1, bottom=0.5, top=0.2, hspace=0.5)
+        _fewer_ticks(self.plots["gates"])
+
+    def _update_artists(self):
+        self.plots["norms"].update(self._curves())
+        self.plots["norms"].ax.set_ylim(*self._ylim)
+        self.plots["gates"].update(self.trace)
+
+
+EXPLORERS = {
+    "forget": ForgetGateExplorer,
+    "input": InputGateExplorer,
+    "update": CellUpdateExplorer,
+    "output": OutputGateExplorer,
+    "lstm": LSTMExplorer,
+    "rnn_memory": RNNMemoryExplorer,
+    "memory_span": MemorySpanExplorer,
+}
+"""Every explorer by name, as the notebooks and tests look them up."""
