@@ -2,9 +2,16 @@
 
 Every cell keeps its gates' weights fused in three arrays (input weights, recurrent weights,
 biases, one block of H rows per gate) and hands out per-gate views under the symbol table's
-names. `forward` projects all inputs in one matrix product, then runs a short time loop that
-writes into a preallocated trace; `backward` walks the same loop in reverse. `step` is the
+names. `forward` projects all inputs at once, then runs a short time loop that writes into
+a preallocated trace; `backward` walks the same loop in reverse. `step` is the
 same maths for one time step, written plainly for reading and testing.
+
+Inside `forward` and `backward` the states are columns, as in the equations: a batch of B
+hidden states is an (H, B) array, a step's fused pre-activation W_x* x_t + W_h* h_{t-1} + b_*
+is (G*H, B), and each gate is a contiguous block of rows of it. Whole sequences are stored
+(T, H, B); the trace shows them as (T, B, H) views. Per time step the loop makes a handful of
+numpy calls on small contiguous arrays (at teaching sizes the cost is the calls, not the
+arithmetic), writing into preallocated arrays with ``out=``.
 """
 
 from collections.abc import Mapping
@@ -30,12 +37,14 @@ def sigmoid(a):
     return 0.5 + 0.5 * np.tanh(0.5 * a)
 
 
-def _sigmoid_(a):
-    """sigmoid(a) written over `a` in place (four numpy calls, no temporaries)."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
+def _sigmoid_from_tanh(s, half):
+    """Turn s = tanh(a/2) into sigmoid(a) = (1 + s) / 2 = s/2 + 1/2, in place.
+
+    `half` is an array of 0.5 shaped like s, made once per forward: a ufunc on two arrays
+    skips the conversion a Python scalar costs on every call.
+    """
+    s *= half
+    s += half
 
 
 def _affine(p, letter, x, h, b=None):
@@ -85,6 +94,7 @@ class _Cell:
     gate_names = ()
     has_cell_state = False
     _letters = ()  # the gates' blocks in the fused arrays, in this order
+    _sigmoid_letters = ()  # the gates squashed by a sigmoid (the others by tanh)
     _torch_order = None  # gate letters in PyTorch's / Keras's fused layout (None: no twin)
     _keras_order = None
 
@@ -99,6 +109,9 @@ class _Cell:
         self._fused.update(self._extra_arrays(H))
         self.params = Params(self._named(self._fused))
         self._init_weights(np.random.default_rng(seed))
+        # per fused row: 1/2 for the sigmoid gates' rows, 1 for the others (see _halved)
+        self._row_scale = np.repeat([0.5 if L in self._sigmoid_letters else 1.0
+                                     for L in self._letters], H).astype(self.dtype)
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -183,6 +196,9 @@ class _Cell:
         x : (T, D) one sequence, or (T, B, D) a batch, time first.
         h0: (H,) or (B, H) initial hidden state (zeros if None).
         c0: (H,) or (B, H) initial cell state, LSTM family only (zeros if None).
+
+        The trace keeps k * H + D numbers per step and sequence: k = 1 for the RNN, 5 for the
+        GRU, 7 for the LSTM family (see `Trace` for the whole formula and backward's share).
         """
         x = self._check_x(x)
         batched = x.ndim == 3
@@ -195,7 +211,7 @@ class _Cell:
             self._check_no_c0(c0)
         self._check_weights()
         weights = {k: v.copy() for k, v in self._fused.items()}
-        store = self._run(x3, h0, c0, weights)
+        store = self._run(x3, _cols(h0), None if c0 is None else _cols(c0), weights)
         return Trace(self, x3, h0, c0, batched, store, weights)
 
     def backward(self, trace, dh):
@@ -213,26 +229,51 @@ class _Cell:
         what = "(T, B, H) like trace.h" if trace.batched else "(T, H) like trace.h"
         check_shape(dh, trace.h.shape, "dh", what)
         check_finite(dh, "dh")
-        d = self._back(trace._store, as_batched(dh, trace.batched), trace._weights)
+        # dh as columns (T, H, B): a private array (as_real_array copied it) that the reverse
+        # loop adds into. The cell's loop returns the pre-activation gradients da (T, G*H, B)
+        # and what only it knows; the sums over time are shared. (The names are dropped as
+        # soon as an array is spent, so the peak memory stays near trace + da.)
+        dh = _cols(as_batched(dh, trace.batched))
+        d, da = self._back(trace._store, dh, trace._weights)
+        del dh
+        da = _rows(da)                                           # (T*B, G*H)
+        d.update(self._finish_back(trace._store, da, trace._weights["Wx"], "Wh" not in d))
         grads = self._named(d)
         squeeze = (lambda a: a) if trace.batched else (lambda a: a[..., 0, :])
         grads["x"] = squeeze(d["x"])
-        grads["h0"] = squeeze(d["h0"])
+        grads["h0"] = squeeze(d["h0"].T)
         if self.has_cell_state:
-            grads["c0"] = squeeze(d["c0"])
+            grads["c0"] = squeeze(d["c0"].T)
         return grads
 
+    def _halved(self, W):
+        """Forward's copies of the fused Wx, Wh, b with every sigmoid gate's rows halved.
+
+        sigmoid(a) = (1 + tanh(a/2)) / 2: with those rows halved, one tanh over a step's whole
+        pre-activation gives each tanh gate and tanh(a/2) for each sigmoid gate, and
+        `_sigmoid_from_tanh` finishes the sigmoids. Halving is exact in floating point, so
+        every value is the plain formula's. Backward uses the weights as they are.
+        """
+        scale = self._row_scale
+        return W["Wx"] * scale[:, None], W["Wh"] * scale[:, None], W["b"] * scale
+
+    def _gate_views(self, acts):
+        """Each gate's block of the fused column array acts (T, G*H, B), in gate_names order."""
+        blocks = _split(acts, self._letters, self.hidden_size, axis=1)
+        return {L: blocks[L] for L in self.gate_names if L in blocks}
+
     @staticmethod
-    def _finish_back(store, da, Wx, dhp, h_prev):
-        """The sums over time: gradients of the fused weights and of x, from the pre-activation
-        gradients da (T, B, G*H) of the input path and dhp of the recurrent path (the same
-        array except in the GRU), where that path read h_prev (T, B, H)."""
-        T, B, GH = da.shape
-        da2 = da.reshape(T * B, GH)
-        return {"Wx": da2.T @ store["x"].reshape(T * B, -1),     # sum_t da_t x_t^T
-                "Wh": _outer_sum(dhp, h_prev),                   # sum_t dhp_t h_{t-1}^T
-                "b": da2.sum(axis=0),
-                "x": (da2 @ Wx).reshape(T, B, -1)}               # W_x*^T da_t
+    def _finish_back(store, da, Wx, recurrent):
+        """The sums over time, from the pre-activation gradients as rows da (T*B, G*H): the
+        gradients of the fused W_x, b and of x and, if `recurrent`, of W_h (when every W_h*
+        read h_{t-1}; the GRU's W_hg reads something else, so the GRU sums its own)."""
+        T, B, D = store["x"].shape
+        d = {"Wx": da.T @ store["x"].reshape(T * B, D),          # sum_t da_t x_t^T
+             "b": da.sum(axis=0),                                # sum_t da_t
+             "x": (da @ Wx).reshape(T, B, D)}                    # W_x*^T da_t, as rows
+        if recurrent:
+            d["Wh"] = da.T @ _prev_rows(store["h"], store["h0"])  # sum_t da_t h_{t-1}^T
+        return d
 
     # -- interop (see interop.py) ---------------------------------------------------------------
 
@@ -273,26 +314,61 @@ class _Cell:
         return x_t, h_prev, c_prev
 
 
-def _outer_sum(a, b):
-    """sum over t and the batch of the outer products a_t b_t^T, for (T, B, M) and (T, B, N)."""
-    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+def _cols(a):
+    """Rows (..., B, n) as contiguous columns (..., n, B): the loops' layout (free when B = 1)."""
+    return np.ascontiguousarray(np.swapaxes(a, -1, -2))
 
 
-def _prev(seq, first):
-    """The sequence shifted one step later: (first, seq_0, ..., seq_{T-2}), for x_{t-1}-style reads."""
-    out = np.empty_like(seq)
+def _rows(a):
+    """A column sequence (T, n, B) as contiguous rows (T*B, n), for the sums over time."""
+    T, n, B = a.shape
+    return np.ascontiguousarray(a.swapaxes(1, 2)).reshape(T * B, n)
+
+
+def _prev(seq, first, out=None):
+    """The sequence shifted one step later: (first, seq_0, ..., seq_{T-2}), for x_{t-1} reads."""
+    out = np.empty_like(seq) if out is None else out
     out[0] = first
     out[1:] = seq[:-1]
     return out
 
 
-def _project(x3, Wx, b, G_H):
-    """Project every input at once: acts[t] = W_x x_t + b for all t, in one matrix product."""
-    T, B, D = x3.shape
-    acts = np.empty((T, B, G_H), Wx.dtype)
-    np.matmul(x3.reshape(T * B, D), Wx.T, out=acts.reshape(T * B, G_H))
-    acts += b
+def _prev_rows(seq, first):
+    """Like `_prev` for a column sequence (T, H, B), but laid out as rows (T*B, H)."""
+    T, H, B = seq.shape
+    out = np.empty((T, B, H), seq.dtype)
+    out[0] = first.T
+    out[1:] = seq[:-1].swapaxes(1, 2)
+    return out.reshape(T * B, H)
+
+
+def _project(x3, Wx, b):
+    """Project every input at once: acts[t] = W_x x_t + b for all t, as columns.
+
+    x3 (T, B, D) rows in, acts (T, G*H, B) out: one stack of matrix products, then the bias.
+    """
+    acts = np.matmul(Wx, x3.swapaxes(1, 2))      # W_x x_t for every t, (T, G*H, B)
+    acts += b[:, None]
     return acts
+
+
+def _inputs(trace):
+    """What each step read, as batched rows: x (T, B, D), h_{t-1} and c_{t-1} (T, B, H; c None
+    without a cell state), for the pre-activations a trace shows on demand."""
+    s = trace._store
+    h_prev = _prev(s["h"], s["h0"]).swapaxes(1, 2)
+    c_prev = _prev(s["c"], s["c0"]).swapaxes(1, 2) if "c" in s else None
+    return s["x"], h_prev, c_prev
+
+
+def _split(a, letters, H, axis=-1):
+    """The per-gate blocks of a fused array along `axis`, by letter."""
+    index = [slice(None)] * a.ndim
+    out = {}
+    for k, L in enumerate(letters):
+        index[axis] = slice(k * H, (k + 1) * H)
+        out[L] = a[tuple(index)]
+    return out
 
 
 class RNNCell(_Cell):
@@ -325,31 +401,31 @@ class RNNCell(_Cell):
         return State(h_t, None), {}
 
     def _run(self, x3, h0, c0, W):
-        h = _project(x3, W["Wx"], W["b"], self.hidden_size)  # pre-activations, tanh'd in place below
-        WhT = W["Wh"].T
+        h = _project(x3, W["Wx"], W["b"])        # (T, H, B): W_xh x_t + b_h, tanh'd in place below
+        Wh = W["Wh"]
+        hp = np.empty_like(h0)                   # scratch for W_hh h_{t-1}
         h_prev = h0
-        for t in range(len(h)):
-            a = h[t]
-            a += h_prev @ WhT                    # W_xh x_t + b_h + W_hh h_{t-1}
-            np.tanh(a, out=a)                    # h_t
-            h_prev = a
+        for h_t in h:
+            np.dot(Wh, h_prev, out=hp)
+            h_t += hp                            # a_t = W_xh x_t + b_h + W_hh h_{t-1}
+            np.tanh(h_t, out=h_t)                # h_t = tanh(a_t)
+            h_prev = h_t
         return {"x": x3, "h": h, "h0": h0, "gates": {}}
 
     def _back(self, s, dh, W):
-        h = s["h"]
-        da = 1.0 - h * h                         # tanh'(a_t) = 1 - h_t^2, for every t at once
-        Wh = W["Wh"]
+        dtanh = _dtanh(s["h"])                   # tanh'(a_t) = 1 - h_t^2, for every t at once
+        WhT = W["Wh"].T
         dh_next = np.zeros_like(s["h0"])
-        for t in reversed(range(len(h))):
-            da[t] *= dh[t] + dh_next             # dL/da_t = (dh_t + dh from step t+1) * tanh'
-            dh_next = da[t] @ Wh                 # back through W_hh to h_{t-1}
-        d = self._finish_back(s, da, W["Wx"], da, _prev(h, s["h0"]))
-        d["h0"] = dh_next
-        return d
+        for dh_t, dtanh_t in zip(dh[::-1], dtanh[::-1], strict=True):
+            dh_t += dh_next                      # dL/dh_t: from the loss at t and step t+1
+            dh_t *= dtanh_t                      # da_t = dL/dh_t * tanh'(a_t), written over dh_t
+            np.dot(WhT, dh_t, out=dh_next)       # back through W_hh to h_{t-1}
+        return {"h0": dh_next}, dh               # dh now holds da
 
     def _preacts(self, trace):
-        s, W = trace._store, trace._weights
-        return {"h": _project(s["x"], W["Wx"], W["b"], self.hidden_size) + _prev(s["h"], s["h0"]) @ W["Wh"].T}
+        x, h_prev, _ = _inputs(trace)
+        W = trace._weights
+        return {"h": x @ W["Wx"].T + W["b"] + h_prev @ W["Wh"].T}
 
 
 class LSTMCell(_Cell):
@@ -385,6 +461,7 @@ class LSTMCell(_Cell):
     gate_names = ("f", "i", "g", "o")
     has_cell_state = True
     _letters = ("o", "f", "i", "g")
+    _sigmoid_letters = ("o", "f", "i")
     _torch_order = ("i", "f", "g", "o")
     _keras_order = ("i", "f", "g", "o")
 
@@ -412,72 +489,103 @@ class LSTMCell(_Cell):
 
     def _run(self, x3, h0, c0, W):
         H = self.hidden_size
-        acts = _project(x3, W["Wx"], W["b"], 4 * H)      # W_x* x_t + b_* for every t
-        T, B, _ = acts.shape
-        h, c, tanh_c = (np.empty((T, B, H), self.dtype) for _ in range(3))
-        WhT = W["Wh"].T
+        Wx, Wh, b = self._halved(W)                      # o, f, i rows halved: see _halved
+        acts = _project(x3, Wx, b)                       # (T, 4H, B): W_x* x_t + b_* for every t
+        T, _, B = acts.shape
+        h, c, tanh_c = (np.empty((T, H, B), self.dtype) for _ in range(3))
+        hp = np.empty((4 * H, B), self.dtype)            # scratch for W_h* h_{t-1}
+        ig = np.empty((H, B), self.dtype)                # scratch for i_t * g_t
+        half = np.full((3 * H, B), 0.5, self.dtype)
         h_prev, c_prev = h0, c0
-        for t in range(T):
-            a = acts[t]
-            a += h_prev @ WhT                            # + W_h* h_{t-1}
-            _sigmoid_(a[:, :3 * H])                      # o_t, f_t, i_t
-            g = a[:, 3 * H:]
-            np.tanh(g, out=g)                            # g_t
-            o, f, i = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H]
-            np.multiply(f, c_prev, out=c[t])
-            c[t] += i * g                                # c_t = f_t * c_{t-1} + i_t * g_t
-            np.tanh(c[t], out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=h[t])          # h_t = o_t * tanh(c_t)
-            h_prev, c_prev = h[t], c[t]
-        gates = {L: acts[..., k * H:(k + 1) * H] for k, L in enumerate(self._letters)}
+        steps = zip(acts, acts.reshape(T, 4, H, B), h, c, tanh_c, strict=True)
+        for a, (o, f, i, g), h_t, c_t, tanh_c_t in steps:
+            np.dot(Wh, h_prev, out=hp)
+            a += hp                                      # a_t = W_x* x_t + W_h* h_{t-1} + b_*
+            np.tanh(a, out=a)                            # g_t, and tanh(a/2) for o, f, i
+            _sigmoid_from_tanh(a[:3 * H], half)          # o_t, f_t, i_t
+            np.multiply(f, c_prev, out=c_t)
+            np.multiply(i, g, out=ig)
+            c_t += ig                                    # c_t = f_t * c_{t-1} + i_t * g_t
+            np.tanh(c_t, out=tanh_c_t)
+            np.multiply(o, tanh_c_t, out=h_t)            # h_t = o_t * tanh(c_t)
+            h_prev, c_prev = h_t, c_t
         return {"x": x3, "h": h, "c": c, "tanh_c": tanh_c, "h0": h0, "c0": c0, "acts": acts,
-                "gates": {L: gates[L] for L in self.gate_names}}
+                "gates": self._gate_views(acts)}
 
     def _back(self, s, dh, W):
         H = self.hidden_size
-        g = s["gates"]
-        o, f, i, gg, tc = g["o"], g["f"], g["i"], g["g"], s["tanh_c"]
-        c_prev = _prev(s["c"], s["c0"])
+        o, f, i, g = (s["gates"][L] for L in self._letters)
+        tanh_c = s["tanh_c"]
         # da holds, per gate, the factor that turns dh_t (for o) or dc_t (for f, i, g) into the
         # gradient of that gate's pre-activation; the loop multiplies it in place.
         da = np.empty_like(s["acts"])
-        da4 = da.reshape(*da.shape[:2], 4, H)
-        np.multiply(tc, o * (1 - o), out=da4[:, :, 0])       # da_o = dh_t * tanh(c_t) * o'(.)
-        np.multiply(c_prev, f * (1 - f), out=da4[:, :, 1])   # da_f = dc_t * c_{t-1} * f'(.)
-        np.multiply(gg, i * (1 - i), out=da4[:, :, 2])       # da_i = dc_t * g_t * i'(.)
-        np.multiply(i, 1 - gg * gg, out=da4[:, :, 3])        # da_g = dc_t * i_t * g'(.)
-        dh_to_dc = o * (1 - tc * tc)                          # dc_t += dh_t * o_t * tanh'(c_t)
-        dh0, dc0 = _lstm_loop(da, da4, dh, dh_to_dc, f, W["Wh"], s["h0"])
-        d = self._finish_back(s, da, W["Wx"], da, _prev(s["h"], s["h0"]))
-        d["h0"], d["c0"] = dh0, dc0
-        return d
+        da_o, da_f, da_i, da_g = _split(da, self._letters, H, axis=1).values()
+        _dsigmoid(o, out=da_o)
+        da_o *= tanh_c                                    # da_o = dh_t * tanh(c_t) * o'
+        _dsigmoid(f, out=da_f)
+        _times_prev(da_f, s["c"], s["c0"])                # da_f = dc_t * c_{t-1} * f'
+        _dsigmoid(i, out=da_i)
+        da_i *= g                                         # da_i = dc_t * g_t * i'
+        _dtanh(g, out=da_g)
+        da_g *= i                                         # da_g = dc_t * i_t * g'
+        dh_to_dc = _dtanh(tanh_c)
+        dh_to_dc *= o                                     # dc_t += dh_t * o_t * tanh'(c_t)
+        dh0, dc0 = _lstm_loop(da, dh, dh_to_dc, f, W["Wh"])
+        return {"h0": dh0, "c0": dc0}, da
 
     def _preacts(self, trace):
-        s, W = trace._store, trace._weights
-        a = _project(s["x"], W["Wx"], W["b"], 4 * self.hidden_size) + _prev(s["h"], s["h0"]) @ W["Wh"].T
+        x, h_prev, _ = _inputs(trace)
+        W = trace._weights
+        a = x @ W["Wx"].T + W["b"] + h_prev @ W["Wh"].T
         return _split(a, self._letters, self.hidden_size)
 
 
-def _lstm_loop(da, da4, dh, dh_to_dc, f, Wh, h0):
-    """The reverse time loop shared by the LSTM and the coupled LSTM.
+def _dsigmoid(y, out=None):
+    """A sigmoid's derivative from its value y: y (1 - y), for every t at once."""
+    out = np.subtract(1.0, y, out=out)
+    out *= y
+    return out
 
-    Block 0 of each step's pre-activation gradient takes dh_t (the output gate), the other
-    blocks dc_t; the cell state flows back through the forget gate: dc_{t-1} = dc_t * f_t.
+
+def _dtanh(y, out=None):
+    """A tanh's derivative from its value y: 1 - y^2, for every t at once."""
+    out = np.multiply(y, y, out=out)
+    np.subtract(1.0, out, out=out)
+    return out
+
+
+def _times_prev(out, seq, first):
+    """out_t *= seq_{t-1} for every t, with seq_{-1} = first: a product with the previous step's
+    value (c_{t-1}, h_{t-1}) without building the shifted sequence."""
+    out[0] *= first
+    out[1:] *= seq[:-1]
+
+
+def _lstm_loop(da, dh, dh_to_dc, f, Wh):
+    """The reverse time loop shared by the LSTM and the coupled LSTM, on columns.
+
+    da (T, G*H, B) holds per-gate factors (see `LSTMCell._back`); block 0 is the output gate,
+    which takes dh_t, the other blocks take dc_t. dh (T, H, B) is dL/dh_t from the loss (a
+    private array: the gradient from step t+1 is added into it). The cell state flows back
+    through the forget gate: dc_{t-1} = dc_t * f_t. Returns dL/dh_0 and dL/dc_0, (H, B).
     """
-    dh_next = np.zeros_like(h0)
-    dc_next = np.zeros_like(h0)
-    for t in reversed(range(len(da))):
-        dh_t = dh[t] + dh_next                       # from the loss at t and from step t+1
-        dc_t = dc_next + dh_t * dh_to_dc[t]          # through h_t = o_t * tanh(c_t)
-        da4[t, :, 0] *= dh_t                         # output gate
-        da4[t, :, 1:] *= dc_t[:, None, :]            # the gates that write c_t
-        dc_next = dc_t * f[t]                        # along the cell path
-        dh_next = da[t] @ Wh                         # through every W_h* to h_{t-1}
+    T, GH, B = da.shape
+    H = dh.shape[1]
+    WhT = Wh.T
+    dc = np.empty((H, B), da.dtype)
+    dh_next = np.zeros((H, B), da.dtype)
+    dc_next = np.zeros((H, B), da.dtype)
+    steps = zip(da[::-1], da.reshape(T, GH // H, H, B)[::-1], dh[::-1], dh_to_dc[::-1], f[::-1],
+                strict=True)
+    for da_t, blocks, dh_t, dh_to_dc_t, f_t in steps:
+        dh_t += dh_next                              # dL/dh_t: from the loss at t and step t+1
+        np.multiply(dh_t, dh_to_dc_t, out=dc)
+        dc += dc_next                                # dc_t: via h_t = o_t tanh(c_t) and c_{t+1}
+        blocks[0] *= dh_t                            # output gate
+        blocks[1:] *= dc                             # the gates that write c_t
+        np.multiply(dc, f_t, out=dc_next)            # dc_{t-1} = dc_t * f_t, along the cell path
+        np.dot(WhT, da_t, out=dh_next)               # dh_{t-1}: back through every W_h*
     return dh_next, dc_next
-
-
-def _split(a, letters, H):
-    return {L: a[..., k * H:(k + 1) * H] for k, L in enumerate(letters)}
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -502,6 +610,7 @@ class PeepholeLSTMCell(LSTMCell):
 
     kind = "peephole"
     _letters = ("f", "i", "g", "o")
+    _sigmoid_letters = ("f", "i", "o")
     _torch_order = None
     _keras_order = None
 
@@ -531,79 +640,107 @@ class PeepholeLSTMCell(LSTMCell):
         h = o * np.tanh(c)
         return State(h, c), {"f": f, "i": i, "g": g, "o": o}
 
+    def _halved(self, W):
+        # the peepholes feed sigmoid gates only: halved with them
+        return (*super()._halved(W), W["p"] * 0.5)
+
     def _run(self, x3, h0, c0, W):
         H = self.hidden_size
-        acts = _project(x3, W["Wx"], W["b"], 4 * H)
-        T, B, _ = acts.shape
-        acts4 = acts.reshape(T, B, 4, H)
-        h, c, tanh_c = (np.empty((T, B, H), self.dtype) for _ in range(3))
-        WhT = W["Wh"].T
-        p_fi, p_o = W["p"][:2 * H].reshape(2, H), W["p"][2 * H:]
+        Wx, Wh, b, p = self._halved(W)                   # f, i, o rows and the peepholes halved
+        acts = _project(x3, Wx, b)                       # (T, 4H, B)
+        T, _, B = acts.shape
+        h, c, tanh_c = (np.empty((T, H, B), self.dtype) for _ in range(3))
+        p_fi, p_o = p[:2 * H].reshape(2, H, 1), p[2 * H:, None]   # (p_f | p_i), p_o as columns
+        hp = np.empty((4 * H, B), self.dtype)            # scratch for W_h* h_{t-1}
+        pc = np.empty((2, H, B), self.dtype)             # scratch for the peephole terms
+        half = np.full((2 * H, B), 0.5, self.dtype)
         h_prev, c_prev = h0, c0
-        for t in range(T):
-            a = acts[t]
-            a += h_prev @ WhT                              # + W_h* h_{t-1}
-            acts4[t, :, :2] += p_fi * c_prev[:, None, :]   # + p_f * c_{t-1}, p_i * c_{t-1}
-            _sigmoid_(a[:, :2 * H])                        # f_t, i_t
-            f, i, g, o = acts4[t, :, 0], acts4[t, :, 1], acts4[t, :, 2], acts4[t, :, 3]
-            np.tanh(g, out=g)                              # g_t
-            np.multiply(f, c_prev, out=c[t])
-            c[t] += i * g                                  # c_t
-            o += p_o * c[t]                                # + p_o * c_t
-            _sigmoid_(o)                                   # o_t
-            np.tanh(c[t], out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=h[t])            # h_t
-            h_prev, c_prev = h[t], c[t]
-        gates = _split(acts, self._letters, H)
+        steps = zip(acts, acts.reshape(T, 4, H, B), h, c, tanh_c, strict=True)
+        for a, (f, i, g, o), h_t, c_t, tanh_c_t in steps:
+            np.dot(Wh, h_prev, out=hp)
+            a += hp                                      # W_x* x_t + W_h* h_{t-1} + b_*
+            np.multiply(p_fi, c_prev, out=pc)
+            a[:2 * H] += pc.reshape(2 * H, B)            # + p_f * c_{t-1}, p_i * c_{t-1}
+            fig = a[:3 * H]
+            np.tanh(fig, out=fig)                        # g_t, and tanh(a/2) for f, i
+            _sigmoid_from_tanh(a[:2 * H], half)          # f_t, i_t
+            np.multiply(f, c_prev, out=c_t)
+            np.multiply(i, g, out=pc[0])
+            c_t += pc[0]                                 # c_t = f_t * c_{t-1} + i_t * g_t
+            np.multiply(p_o, c_t, out=pc[0])
+            o += pc[0]                                   # + p_o * c_t
+            np.tanh(o, out=o)
+            _sigmoid_from_tanh(o, half[:H])              # o_t
+            np.tanh(c_t, out=tanh_c_t)
+            np.multiply(o, tanh_c_t, out=h_t)            # h_t = o_t * tanh(c_t)
+            h_prev, c_prev = h_t, c_t
         return {"x": x3, "h": h, "c": c, "tanh_c": tanh_c, "h0": h0, "c0": c0, "acts": acts,
-                "gates": {L: gates[L] for L in self.gate_names}}
+                "gates": self._gate_views(acts)}
 
     def _back(self, s, dh, W):
         H = self.hidden_size
-        g = s["gates"]
-        f, i, gg, o, tc, c = g["f"], g["i"], g["g"], g["o"], s["tanh_c"], s["c"]
-        c_prev = _prev(c, s["c0"])
-        p_f, p_i, p_o = W["p"][:H], W["p"][H:2 * H], W["p"][2 * H:]
+        f, i, g, o = (s["gates"][L] for L in self._letters)
+        tanh_c, c = s["tanh_c"], s["c"]
+        p_f, p_i, p_o = (W["p"][k * H:(k + 1) * H, None] for k in range(3))   # columns (H, 1)
         da = np.empty_like(s["acts"])
-        T, B, _ = da.shape
-        da4 = da.reshape(T, B, 4, H)
-        np.multiply(c_prev, f * (1 - f), out=da4[:, :, 0])   # da_f = dc_t * c_{t-1} * f'
-        np.multiply(gg, i * (1 - i), out=da4[:, :, 1])       # da_i = dc_t * g_t * i'
-        np.multiply(i, 1 - gg * gg, out=da4[:, :, 2])        # da_g = dc_t * i_t * g'
-        np.multiply(tc, o * (1 - o), out=da4[:, :, 3])       # da_o = dh_t * tanh(c_t) * o'
-        dh_to_dc = o * (1 - tc * tc)
-        Wh = W["Wh"]
-        dh_next = np.zeros_like(s["h0"])
-        dc_next = np.zeros_like(s["h0"])
-        for t in reversed(range(T)):
-            dh_t = dh[t] + dh_next
-            da_o = da4[t, :, 3]
-            da_o *= dh_t                                     # output gate
-            dc_t = dc_next + dh_t * dh_to_dc[t]              # through h_t = o_t * tanh(c_t)
-            dc_t += da_o * p_o                               # and through o_t's peephole on c_t
-            da4[t, :, :3] *= dc_t[:, None, :]                # f, i, g write c_t
-            dc_next = dc_t * f[t]                            # along the cell path ...
-            dc_next += da4[t, :, 0] * p_f                    # ... and through the peepholes
-            dc_next += da4[t, :, 1] * p_i                    #     of f_t and i_t on c_{t-1}
-            dh_next = da[t] @ Wh
-        d = self._finish_back(s, da, W["Wx"], da, _prev(s["h"], s["h0"]))
+        T, _, B = da.shape
+        da_f, da_i, da_g, da_o = _split(da, self._letters, H, axis=1).values()
+        _dsigmoid(f, out=da_f)
+        _times_prev(da_f, c, s["c0"])                    # da_f = dc_t * c_{t-1} * f'
+        _dsigmoid(i, out=da_i)
+        da_i *= g                                        # da_i = dc_t * g_t * i'
+        _dtanh(g, out=da_g)
+        da_g *= i                                        # da_g = dc_t * i_t * g'
+        _dsigmoid(o, out=da_o)
+        da_o *= tanh_c                                   # da_o = dh_t * tanh(c_t) * o'
+        dh_to_dc = _dtanh(tanh_c)
+        dh_to_dc *= o                                    # dc_t += dh_t * o_t * tanh'(c_t)
+        WhT = W["Wh"].T
+        dc, tmp = np.empty((H, B), self.dtype), np.empty((H, B), self.dtype)
+        dh_next = np.zeros((H, B), self.dtype)
+        dc_next = np.zeros((H, B), self.dtype)
+        steps = zip(da[::-1], da.reshape(T, 4, H, B)[::-1], dh[::-1], dh_to_dc[::-1], f[::-1],
+                    strict=True)
+        for da_t, (da_f_t, da_i_t, da_g_t, da_o_t), dh_t, dh_to_dc_t, f_t in steps:
+            dh_t += dh_next                              # dL/dh_t: from the loss at t and step t+1
+            da_o_t *= dh_t                               # output gate
+            np.multiply(dh_t, dh_to_dc_t, out=dc)
+            dc += dc_next                                # dc_t: via h_t = o_t tanh(c_t) and c_{t+1}
+            np.multiply(da_o_t, p_o, out=tmp)
+            dc += tmp                                    # ... and through o_t's peephole on c_t
+            da_f_t *= dc                                 # f, i, g write c_t
+            da_i_t *= dc
+            da_g_t *= dc
+            np.multiply(dc, f_t, out=dc_next)            # dc_{t-1}: along the cell path ...
+            np.multiply(da_f_t, p_f, out=tmp)
+            dc_next += tmp                               # ... and through the peepholes
+            np.multiply(da_i_t, p_i, out=tmp)
+            dc_next += tmp                               #     of f_t and i_t on c_{t-1}
+            np.dot(WhT, da_t, out=dh_next)               # dh_{t-1}: back through every W_h*
+        d = {"h0": dh_next, "c0": dc_next}
         d["p"] = np.concatenate([
-            (da4[:, :, 0] * c_prev).sum(axis=(0, 1)),         # dp_f
-            (da4[:, :, 1] * c_prev).sum(axis=(0, 1)),         # dp_i
-            (da4[:, :, 3] * c).sum(axis=(0, 1)),              # dp_o
+            _sum_prev_products(da_f, c, s["c0"]),                  # dp_f = sum_t da_f c_{t-1}
+            _sum_prev_products(da_i, c, s["c0"]),                  # dp_i = sum_t da_i c_{t-1}
+            np.einsum("thb,thb->h", da_o, c),                      # dp_o = sum_t da_o c_t
         ])
-        d["h0"], d["c0"] = dh_next, dc_next
-        return d
+        return d, da
 
     def _preacts(self, trace):
-        s, W = trace._store, trace._weights
+        x, h_prev, c_prev = _inputs(trace)
+        W = trace._weights
         H = self.hidden_size
-        a = _project(s["x"], W["Wx"], W["b"], 4 * H) + _prev(s["h"], s["h0"]) @ W["Wh"].T
-        c_prev = _prev(s["c"], s["c0"])
-        a[..., :H] += W["p"][:H] * c_prev
-        a[..., H:2 * H] += W["p"][H:2 * H] * c_prev
-        a[..., 3 * H:] += W["p"][2 * H:] * s["c"]
-        return _split(a, self._letters, H)
+        a = _split(x @ W["Wx"].T + W["b"] + h_prev @ W["Wh"].T, self._letters, H)
+        p = W["p"]
+        a["f"] += p[:H] * c_prev
+        a["i"] += p[H:2 * H] * c_prev
+        a["o"] += p[2 * H:] * trace._store["c"].swapaxes(1, 2)
+        return a
+
+
+def _sum_prev_products(a, seq, first):
+    """sum over t and the batch of a_t * seq_{t-1} (seq_{-1} = first), per unit: (H,) from
+    columns a, seq (T, H, B) and first (H, B)."""
+    return np.einsum("hb,hb->h", a[0], first) + np.einsum("thb,thb->h", a[1:], seq[:-1])
 
 
 class CoupledLSTMCell(LSTMCell):
@@ -625,6 +762,7 @@ class CoupledLSTMCell(LSTMCell):
 
     kind = "coupled"
     _letters = ("o", "i", "g")
+    _sigmoid_letters = ("o", "i")
     _torch_order = None
     _keras_order = None
 
@@ -648,49 +786,54 @@ class CoupledLSTMCell(LSTMCell):
 
     def _run(self, x3, h0, c0, W):
         H = self.hidden_size
-        acts = _project(x3, W["Wx"], W["b"], 3 * H)
-        T, B, _ = acts.shape
-        h, c, tanh_c = (np.empty((T, B, H), self.dtype) for _ in range(3))
-        WhT = W["Wh"].T
+        Wx, Wh, b = self._halved(W)                      # o, i rows halved: see _halved
+        acts = _project(x3, Wx, b)                       # (T, 3H, B)
+        T, _, B = acts.shape
+        h, c, tanh_c = (np.empty((T, H, B), self.dtype) for _ in range(3))
+        hp = np.empty((3 * H, B), self.dtype)            # scratch for W_h* h_{t-1}
+        half = np.full((2 * H, B), 0.5, self.dtype)
         h_prev, c_prev = h0, c0
-        for t in range(T):
-            a = acts[t]
-            a += h_prev @ WhT
-            _sigmoid_(a[:, :2 * H])                      # o_t, i_t
-            g = a[:, 2 * H:]
-            np.tanh(g, out=g)                            # g_t
-            o, i = a[:, :H], a[:, H:2 * H]
-            np.subtract(g, c_prev, out=c[t])
-            c[t] *= i
-            c[t] += c_prev                               # c_t = c_{t-1} + i_t (g_t - c_{t-1})
-            np.tanh(c[t], out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=h[t])
-            h_prev, c_prev = h[t], c[t]
-        gates = _split(acts, self._letters, H)
-        gates["f"] = 1 - gates["i"]
+        steps = zip(acts, acts.reshape(T, 3, H, B), h, c, tanh_c, strict=True)
+        for a, (o, i, g), h_t, c_t, tanh_c_t in steps:
+            np.dot(Wh, h_prev, out=hp)
+            a += hp                                      # a_t = W_x* x_t + W_h* h_{t-1} + b_*
+            np.tanh(a, out=a)                            # g_t, and tanh(a/2) for o, i
+            _sigmoid_from_tanh(a[:2 * H], half)          # o_t, i_t
+            np.subtract(g, c_prev, out=c_t)
+            c_t *= i
+            c_t += c_prev                                # c_t = c_{t-1} + i_t (g_t - c_{t-1})
+            np.tanh(c_t, out=tanh_c_t)
+            np.multiply(o, tanh_c_t, out=h_t)            # h_t = o_t * tanh(c_t)
+            h_prev, c_prev = h_t, c_t
+        gates = self._gate_views(acts)
+        f = 1.0 - gates["i"]                             # f_t = 1 - i_t, for the trace
         return {"x": x3, "h": h, "c": c, "tanh_c": tanh_c, "h0": h0, "c0": c0, "acts": acts,
-                "gates": {L: gates[L] for L in self.gate_names}}
+                "gates": {"f": f, **gates}}
 
     def _back(self, s, dh, W):
         H = self.hidden_size
-        g = s["gates"]
-        o, f, i, gg, tc = g["o"], g["f"], g["i"], g["g"], s["tanh_c"]
-        c_prev = _prev(s["c"], s["c0"])
+        o, f, i, g = (s["gates"][L] for L in "ofig")
+        tanh_c = s["tanh_c"]
         da = np.empty_like(s["acts"])
-        da4 = da.reshape(*da.shape[:2], 3, H)
-        np.multiply(tc, o * (1 - o), out=da4[:, :, 0])           # da_o = dh_t * tanh(c_t) * o'
-        np.multiply(gg - c_prev, i * (1 - i), out=da4[:, :, 1])  # da_i = dc_t * (g_t - c_{t-1}) * i'
-        np.multiply(i, 1 - gg * gg, out=da4[:, :, 2])            # da_g = dc_t * i_t * g'
-        dh0, dc0 = _lstm_loop(da, da4, dh, o * (1 - tc * tc), f, W["Wh"], s["h0"])
-        d = self._finish_back(s, da, W["Wx"], da, _prev(s["h"], s["h0"]))
-        d["h0"], d["c0"] = dh0, dc0
-        return d
+        da_o, da_i, da_g = _split(da, self._letters, H, axis=1).values()
+        _dsigmoid(o, out=da_o)
+        da_o *= tanh_c                                   # da_o = dh_t * tanh(c_t) * o'
+        np.subtract(g, _prev(s["c"], s["c0"], out=da_i), out=da_i)
+        da_i *= i
+        da_i *= f                                        # da_i = dc_t (g_t - c_{t-1}) i_t (1 - i_t)
+        _dtanh(g, out=da_g)
+        da_g *= i                                        # da_g = dc_t * i_t * g'
+        dh_to_dc = _dtanh(tanh_c)
+        dh_to_dc *= o                                    # dc_t += dh_t * o_t * tanh'(c_t)
+        dh0, dc0 = _lstm_loop(da, dh, dh_to_dc, f, W["Wh"])
+        return {"h0": dh0, "c0": dc0}, da
 
     def _preacts(self, trace):
-        s, W = trace._store, trace._weights
-        a = _project(s["x"], W["Wx"], W["b"], 3 * self.hidden_size) + _prev(s["h"], s["h0"]) @ W["Wh"].T
+        x, h_prev, _ = _inputs(trace)
+        W = trace._weights
+        a = x @ W["Wx"].T + W["b"] + h_prev @ W["Wh"].T
         out = _split(a, self._letters, self.hidden_size)
-        out["f"] = -out["i"]                                     # f_t = 1 - sigmoid(a_i) = sigmoid(-a_i)
+        out["f"] = -out["i"]                             # f_t = 1 - sigmoid(a_i) = sigmoid(-a_i)
         return out
 
 
@@ -727,6 +870,7 @@ class GRUCell(_Cell):
     kind = "gru"
     gate_names = ("r", "z", "g")
     _letters = ("r", "z", "g")
+    _sigmoid_letters = ("r", "z")
     _torch_order = ("r", "z", "g")
     _keras_order = ("z", "r", "g")
 
@@ -762,95 +906,117 @@ class GRUCell(_Cell):
 
     def _run(self, x3, h0, c0, W):
         H = self.hidden_size
-        acts = _project(x3, W["Wx"], W["b"], 3 * H)     # W_x* x_t + b_* (b_xg for g)
-        T, B, _ = acts.shape
-        h = np.empty((T, B, H), self.dtype)
-        side = np.empty((T, B, H), self.dtype)          # r_t * h_{t-1}, or W_hg h_{t-1} + b_hg
-        Wh = W["Wh"]
+        Wx, Wh, b = self._halved(W)                      # r, z rows halved: see _halved
+        acts = _project(x3, Wx, b)                       # (T, 3H, B): W_x* x_t + b_* (b_xg for g)
+        T, _, B = acts.shape
+        h = np.empty((T, H, B), self.dtype)
+        side = np.empty((T, H, B), self.dtype)           # r_t * h_{t-1}, or W_hg h_{t-1} + b_hg
+        tmp = np.empty((H, B), self.dtype)               # scratch
+        half = np.full((2 * H, B), 0.5, self.dtype)
         h_prev = h0
+        steps = zip(acts, acts.reshape(T, 3, H, B), h, side, strict=True)
         if self.reset_after:
-            WhT, b_hg = Wh.T, W["b_hg"]
-            for t in range(T):
-                a = acts[t]
-                hp = h_prev @ WhT                        # W_h* h_{t-1}, all three gates
-                a[:, :2 * H] += hp[:, :2 * H]
-                _sigmoid_(a[:, :2 * H])                  # r_t, z_t
-                r, z, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-                np.add(hp[:, 2 * H:], b_hg, out=side[t])  # W_hg h_{t-1} + b_hg
-                g += r * side[t]
+            hp = np.empty((3 * H, B), self.dtype)        # scratch for W_h* h_{t-1}
+            side[...] = W["b_hg"][:, None]               # b_hg; each step adds W_hg h_{t-1}
+            for a, (r, z, g), h_t, side_t in steps:
+                np.dot(Wh, h_prev, out=hp)               # W_h* h_{t-1}, all three gates
+                rz = a[:2 * H]
+                rz += hp[:2 * H]                         # W_xr x_t + W_hr h_{t-1} + b_r; z alike
+                np.tanh(rz, out=rz)
+                _sigmoid_from_tanh(rz, half)             # r_t, z_t
+                side_t += hp[2 * H:]                     # W_hg h_{t-1} + b_hg
+                np.multiply(r, side_t, out=tmp)
+                g += tmp                                 # + r_t * (W_hg h_{t-1} + b_hg)
                 np.tanh(g, out=g)                        # g_t
-                _gru_mix(h[t], g, z, h_prev)
-                h_prev = h[t]
+                _gru_mix(h_t, g, z, h_prev)              # h_t
+                h_prev = h_t
         else:
-            WhT_rz, WhT_g = Wh[:2 * H].T, Wh[2 * H:].T
-            for t in range(T):
-                a = acts[t]
-                a[:, :2 * H] += h_prev @ WhT_rz          # + W_hr h_{t-1}, W_hz h_{t-1}
-                _sigmoid_(a[:, :2 * H])                  # r_t, z_t
-                r, z, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-                np.multiply(r, h_prev, out=side[t])      # r_t * h_{t-1}
-                g += side[t] @ WhT_g
+            Wh_rz, Wh_g = Wh[:2 * H], Wh[2 * H:]
+            hp = np.empty((2 * H, B), self.dtype)        # scratch for W_hr h_{t-1}, W_hz h_{t-1}
+            for a, (r, z, g), h_t, side_t in steps:
+                np.dot(Wh_rz, h_prev, out=hp)
+                rz = a[:2 * H]
+                rz += hp                                 # W_xr x_t + W_hr h_{t-1} + b_r; z alike
+                np.tanh(rz, out=rz)
+                _sigmoid_from_tanh(rz, half)             # r_t, z_t
+                np.multiply(r, h_prev, out=side_t)       # r_t * h_{t-1}
+                np.dot(Wh_g, side_t, out=tmp)
+                g += tmp                                 # W_xg x_t + W_hg (r_t * h_{t-1}) + b_g
                 np.tanh(g, out=g)                        # g_t
-                _gru_mix(h[t], g, z, h_prev)
-                h_prev = h[t]
+                _gru_mix(h_t, g, z, h_prev)              # h_t
+                h_prev = h_t
         return {"x": x3, "h": h, "h0": h0, "acts": acts, "side": side,
-                "gates": _split(acts, self._letters, H)}
+                "gates": self._gate_views(acts)}
 
     def _back(self, s, dh, W):
         H = self.hidden_size
         r, z, g = (s["gates"][L] for L in self._letters)
-        h_prev_all = _prev(s["h"], s["h0"])
-        side = s["side"]
+        h, h0, side = s["h"], s["h0"], s["side"]
         da = np.empty_like(s["acts"])
-        T, B, _ = da.shape
-        da4 = da.reshape(T, B, 3, H)
-        # factors, for every t at once, that the loop multiplies by dh_t (or by the candidate's gradient)
-        np.multiply(h_prev_all - g, z * (1 - z), out=da4[:, :, 1])   # da_z = dh_t (h_{t-1} - g_t) z'
-        np.multiply(1 - z, 1 - g * g, out=da4[:, :, 2])              # da_g = dh_t (1 - z_t) g'
-        Wh = W["Wh"]
-        dh_next = np.zeros_like(s["h0"])
+        T, _, B = da.shape
+        da_r, da_z, da_g = _split(da, self._letters, H, axis=1).values()
+        # factors, for every t at once, that the loop multiplies by dh_t (da_r: by da_g)
+        _prev(h, h0, out=da_z)
+        da_z -= g
+        da_z *= _dsigmoid(z)                             # da_z = dh_t (h_{t-1} - g_t) z'
+        _dtanh(g, out=da_g)
+        da_g *= 1.0 - z                                  # da_g = dh_t (1 - z_t) g'
+        _dsigmoid(r, out=da_r)
+        WhT = W["Wh"].T
+        tmp = np.empty((H, B), self.dtype)
+        dh_next = np.zeros((H, B), self.dtype)
+        steps = zip(da[::-1], da.reshape(T, 3, H, B)[::-1], dh[::-1], r[::-1], z[::-1],
+                    strict=True)
         if self.reset_after:
-            np.multiply(side, r * (1 - r), out=da4[:, :, 0])         # da_r = da_g (W_hg h + b_hg) r'
-            dhp = np.empty_like(da)                                  # grads of W_h* h_{t-1} (+ b_hg)
-            dhp4 = dhp.reshape(T, B, 3, H)
-            for t in reversed(range(T)):
-                dh_t = dh[t] + dh_next
-                da4[t, :, 1:] *= dh_t[:, None, :]                    # z_t, g_t
-                da4[t, :, 0] *= da4[t, :, 2]                         # r_t (through the candidate)
-                dhp4[t, :, :2] = da4[t, :, :2]
-                np.multiply(da4[t, :, 2], r[t], out=dhp4[t, :, 2])   # d(W_hg h + b_hg) = da_g * r_t
-                dh_next = dh_t * z[t]                                # the z_t * h_{t-1} path
-                dh_next += dhp[t] @ Wh                               # through every W_h*
-            d = self._finish_back(s, da, W["Wx"], dhp, h_prev_all)
-            d["b_hg"] = dhp4[:, :, 2].sum(axis=(0, 1))
+            da_r *= side                                 # da_r = da_g (W_hg h_{t-1} + b_hg) r'
+            rec = np.empty((3 * H, B), self.dtype)       # the gradient of W_h* h_{t-1} (+ b_hg)
+            for da_t, (da_r_t, da_z_t, da_g_t), dh_t, r_t, z_t in steps:
+                dh_t += dh_next                          # dL/dh_t: from the loss at t and step t+1
+                da_z_t *= dh_t                           # z_t
+                da_g_t *= dh_t                           # g_t
+                da_r_t *= da_g_t                         # r_t (through the candidate)
+                np.copyto(rec[:2 * H], da_t[:2 * H])
+                np.multiply(da_g_t, r_t, out=rec[2 * H:])  # d(W_hg h_{t-1} + b_hg) = da_g * r_t
+                np.multiply(dh_t, z_t, out=dh_next)      # the z_t * h_{t-1} path
+                np.dot(WhT, rec, out=tmp)
+                dh_next += tmp                           # through every W_h*
+            h_prev = _prev_rows(h, h0)                   # (T*B, H)
+            d_side = da_g * r                            # d(W_hg h_{t-1} + b_hg), every t
+            d = {"b_hg": d_side.sum(axis=(0, 2))}
+            d["Wh"] = np.concatenate([_rows(da[:, :2 * H]).T @ h_prev,   # sum_t da h_{t-1}^T
+                                      _rows(d_side).T @ h_prev])
         else:
-            np.multiply(h_prev_all, r * (1 - r), out=da4[:, :, 0])   # da_r = d(r h) * h_{t-1} * r'
-            Wh_rz, Wh_g = Wh[:2 * H], Wh[2 * H:]
-            for t in reversed(range(T)):
-                dh_t = dh[t] + dh_next
-                da4[t, :, 1:] *= dh_t[:, None, :]                    # z_t, g_t
-                d_rh = da4[t, :, 2] @ Wh_g                           # back through W_hg to r_t * h_{t-1}
-                da4[t, :, 0] *= d_rh                                 # r_t
-                dh_next = dh_t * z[t]                                # the z_t * h_{t-1} path
-                dh_next += d_rh * r[t]                               # the r_t * h_{t-1} path
-                dh_next += da[t, :, :2 * H] @ Wh_rz                  # through W_hr, W_hz
+            _times_prev(da_r, h, h0)                     # da_r = d(r_t h_{t-1}) * h_{t-1} * r'
+            Wh_rzT, Wh_gT = W["Wh"][:2 * H].T, W["Wh"][2 * H:].T
+            d_rh = np.empty((H, B), self.dtype)
+            for da_t, (da_r_t, da_z_t, da_g_t), dh_t, r_t, z_t in steps:
+                dh_t += dh_next                          # dL/dh_t: from the loss at t and step t+1
+                da_z_t *= dh_t                           # z_t
+                da_g_t *= dh_t                           # g_t
+                np.dot(Wh_gT, da_g_t, out=d_rh)          # back through W_hg to r_t * h_{t-1}
+                da_r_t *= d_rh                           # r_t
+                np.multiply(dh_t, z_t, out=dh_next)      # the z_t * h_{t-1} path
+                np.multiply(d_rh, r_t, out=tmp)
+                dh_next += tmp                           # the r_t * h_{t-1} path
+                np.dot(Wh_rzT, da_t[:2 * H], out=tmp)
+                dh_next += tmp                           # through W_hr, W_hz
             # W_hr, W_hz read h_{t-1}; W_hg reads r_t * h_{t-1}
-            d = self._finish_back(s, da, W["Wx"], da[..., :2 * H], h_prev_all)
-            d["Wh"] = np.concatenate([d["Wh"], _outer_sum(da[..., 2 * H:], side)])
+            d = {"Wh": np.concatenate([_rows(da[:, :2 * H]).T @ _prev_rows(h, h0),
+                                       _rows(da_g).T @ _rows(side)])}
         d["h0"] = dh_next
-        return d
+        return d, da
 
     def _preacts(self, trace):
-        s, W = trace._store, trace._weights
+        x, h_prev, _ = _inputs(trace)
+        W, s = trace._weights, trace._store
         H = self.hidden_size
-        a = _project(s["x"], W["Wx"], W["b"], 3 * H)
-        h_prev = _prev(s["h"], s["h0"])
+        a = x @ W["Wx"].T + W["b"]
         a[..., :2 * H] += h_prev @ W["Wh"][:2 * H].T
-        r = s["gates"]["r"]
+        r, side = s["gates"]["r"].swapaxes(1, 2), s["side"].swapaxes(1, 2)
         if self.reset_after:
-            a[..., 2 * H:] += r * s["side"]
+            a[..., 2 * H:] += r * side
         else:
-            a[..., 2 * H:] += s["side"] @ W["Wh"][2 * H:].T
+            a[..., 2 * H:] += side @ W["Wh"][2 * H:].T
         return _split(a, self._letters, H)
 
 
