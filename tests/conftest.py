@@ -1,0 +1,37 @@
+"""Test-suite wide hooks: keep conftest files out of doctest collection; report redraw latency.
+
+The terminal summary lives here rather than in tests/browser/conftest.py because under
+pytest-xdist only the conftest files on the command line's paths (and their parents) are
+loaded by the controlling process, which is the one that writes the summary.
+"""
+
+from __future__ import annotations
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Do not collect conftest.py files as doctest modules.
+
+    ``--doctest-modules`` imports every .py file under the test paths as a module named after
+    its file, so two conftest.py files (here and in tests/browser/) collide ("import file
+    mismatch"). Conftest files hold no doctests; pytest still loads them as conftests.
+    Returning None (not False) leaves every other path to pytest's own rules (--ignore...).
+    """
+    if collection_path.name == "conftest.py":
+        return True
+    return None
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the key-press-to-redraw latencies the browser tests recorded."""
+    rows = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            props = dict(getattr(report, "user_properties", ()) or ())
+            if getattr(report, "when", None) == "call" and "redraw_latency_ms" in props:
+                rows.append((report.nodeid, props["redraw_latency_ms"], props.get("keys", "")))
+    if not rows:
+        return
+    terminalreporter.section("browser: key press to canvas redraw")
+    for nodeid, latency, keys in sorted(rows):
+        shown = "no draw seen" if latency is None else f"{latency:8.0f} ms"
+        terminalreporter.write_line(f"{shown}  {keys:<16} {nodeid}")
