@@ -501,7 +501,7 @@ class Progress:
 
 
 def blas_threads(n=1):
-    """A context that limits the BLAS library to n threads (needs threadpoolctl; else does nothing).
+    """A context that limits the BLAS library to n threads (None: leave it alone).
 
     A training step here is a few hundred small matrix products. Extra BLAS threads buy
     nothing on them, and on a machine whose cores are busy they wait for each other:
@@ -511,10 +511,8 @@ def blas_threads(n=1):
     """
     if n is None:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=int(n), user_api="blas")
 
 
@@ -663,7 +661,7 @@ def fit(
             bar.close(f"diverged at step {hist.steps}")
         else:
             bar.close(
-                f"{task.metric} {hist.final:.4f} after {hist.steps} steps, {hist.seconds:.1f} s"
+                f"{task.metric} {hist.final:.4f} after {hist.steps} steps"
                 if hist.final is not None
                 else "stopped"
             )

@@ -49,6 +49,9 @@ VOLATILE_NB_METADATA = ("papermill", "execution", "toc-autonumbering", "varInspe
 VOLATILE_CELL_METADATA = ("execution", "papermill", "ExecuteTime", "collapsed", "scrolled")
 
 
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def default_notebooks() -> list[Path]:
     """notebooks/*.ipynb, then notebooks/exercises/*.ipynb, by name (not the student copies)."""
     found = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -182,6 +185,7 @@ def execute(path: Path, timeout: int) -> object:
         startup_timeout=120,
         record_timing=False,
         store_widget_state=True,
+        coalesce_streams=True,  # one stream output per cell, however the prints were chunked
         allow_errors=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
@@ -236,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no notebooks found under notebooks/")
         return 0
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    for var in BLAS_THREAD_VARS:  # one BLAS thread, as in tools/test: same numbers, no waiting
+        os.environ.setdefault(var, "1")
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     failed, differ = [], []
     start = time.perf_counter()
