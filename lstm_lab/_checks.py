@@ -16,6 +16,24 @@ def check_size(value, name):
     return int(value)
 
 
+def check_seed(seed):
+    """Return `seed` if it is None or a non-negative integer (what numpy's default_rng takes)."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be None or a non-negative integer; got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be None or a non-negative integer; got {seed}")
+    return int(seed)
+
+
+def check_flag(value, name):
+    """Return `value` as a bool, refusing anything but True and False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def check_dtype(dtype):
     """Return the numpy dtype for a cell: float32 or float64 only."""
     try:
@@ -38,7 +56,13 @@ def as_real_array(value, name, dtype, finite=True):
         raise TypeError(f"{name} must be real; got a complex array ({arr.dtype})")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
-    arr = np.array(arr, dtype=dtype, copy=True)
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range: reported just below
+        out = np.array(arr, dtype=dtype, copy=True)
+    if out.dtype.itemsize < arr.dtype.itemsize and arr.dtype.kind == "f" and not np.isfinite(out).all():
+        if np.isfinite(arr[~np.isfinite(out)]).any():
+            raise ValueError(f"{name} has values too large for {out.dtype} (|value| > "
+                             f"{float(np.finfo(out.dtype).max):.3g})")
+    arr = out
     if finite:
         check_finite(arr, name)
     return arr

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import interop
-from ._checks import as_real_array, check_dtype, check_finite, check_shape, check_size
+from ._checks import as_real_array, check_dtype, check_finite, check_flag, check_seed, check_shape, check_size
 from .trace import State, Trace, as_batched
 
 __all__ = [
@@ -108,7 +108,7 @@ class _Cell:
                        "b": np.zeros(G * H, self.dtype)}
         self._fused.update(self._extra_arrays(H))
         self.params = Params(self._named(self._fused))
-        self._init_weights(np.random.default_rng(seed))
+        self._init_weights(np.random.default_rng(check_seed(seed)))
         # per fused row: 1/2 for the sigmoid gates' rows, 1 for the others (see _halved)
         self._row_scale = np.repeat([0.5 if L in self._sigmoid_letters else 1.0
                                      for L in self._letters], H).astype(self.dtype)
@@ -875,7 +875,7 @@ class GRUCell(_Cell):
     _keras_order = ("z", "r", "g")
 
     def __init__(self, input_size, hidden_size, *, seed=None, dtype=np.float64, reset_after=False):
-        self.reset_after = bool(reset_after)
+        self.reset_after = check_flag(reset_after, "reset_after")
         super().__init__(input_size, hidden_size, seed=seed, dtype=dtype)
 
     def __repr__(self):

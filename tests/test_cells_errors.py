@@ -152,3 +152,22 @@ def test_step_checks_its_inputs(lstm):
 def test_forget_bias(bias):
     with pytest.raises(TypeError, match="forget_bias must be a finite real number"):
         ll.LSTMCell(2, 2, forget_bias=bias)
+
+
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), ("x", TypeError), (1.5, TypeError), (True, TypeError)])
+def test_seed(seed, error):
+    with pytest.raises(error, match="seed must be None or a non-negative integer"):
+        ll.LSTMCell(2, 2, seed=seed)
+
+
+def test_reset_after_must_be_a_bool():
+    with pytest.raises(TypeError, match="reset_after must be True or False; got 'no'"):
+        ll.GRUCell(2, 2, reset_after="no")
+
+
+def test_values_beyond_float32_are_reported_not_turned_into_inf():
+    cell = ll.RNNCell(2, 2, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"x has values too large for float32 \(\|value\| > 3.4e\+38\)"):
+        cell.forward(np.full((3, 2), 1e300))
+    with pytest.raises(ValueError, match="x contains NaN or inf"):
+        cell.forward(np.array([[np.inf, 0.0]]))
