@@ -6,14 +6,34 @@
 LSTMCell(input_size=3, hidden_size=4, dtype=float64, num_params=128)
 """
 
-from .cells import CELLS, CoupledLSTMCell, GRUCell, LSTMCell, Params, PeepholeLSTMCell, RNNCell, sigmoid
+from .cells import (
+    CELLS,
+    CoupledLSTMCell,
+    GRUCell,
+    LSTMCell,
+    Params,
+    PeepholeLSTMCell,
+    RNNCell,
+    sigmoid,
+)
 from .gradcheck import gradcheck
 from .networks import Bidirectional, Stacked, from_torch
 from .trace import State, Trace
 
 __all__ = [
-    "Bidirectional", "Stacked", "from_torch",
-    "CELLS", "CoupledLSTMCell", "GRUCell", "LSTMCell", "Params", "PeepholeLSTMCell", "RNNCell", "State",
-    "Trace", "gradcheck", "sigmoid",
+    "Bidirectional",
+    "Stacked",
+    "from_torch",
+    "CELLS",
+    "CoupledLSTMCell",
+    "GRUCell",
+    "LSTMCell",
+    "Params",
+    "PeepholeLSTMCell",
+    "RNNCell",
+    "State",
+    "Trace",
+    "gradcheck",
+    "sigmoid",
 ]
 __version__ = "0.1.0"

@@ -10,7 +10,9 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def check_size(value, name):
     """Return `value` as a positive int, or raise naming `name` (e.g. 'input_size D')."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer; got {value!r} of type {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a positive integer; got {value!r} of type {type(value).__name__}"
+        )
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer; got {value}")
     return int(value)
@@ -51,17 +53,25 @@ def as_real_array(value, name, dtype, finite=True):
     try:
         arr = np.asarray(value)
     except Exception as err:  # ragged lists and the like
-        raise TypeError(f"{name} must be a real numeric array; could not convert it: {err}") from err
+        raise TypeError(
+            f"{name} must be a real numeric array; could not convert it: {err}"
+        ) from err
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} must be real; got a complex array ({arr.dtype})")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
     with np.errstate(over="ignore"):  # a float64 beyond float32's range: reported just below
         out = np.array(arr, dtype=dtype, copy=True)
-    if out.dtype.itemsize < arr.dtype.itemsize and arr.dtype.kind == "f" and not np.isfinite(out).all():
+    if (
+        out.dtype.itemsize < arr.dtype.itemsize
+        and arr.dtype.kind == "f"
+        and not np.isfinite(out).all()
+    ):
         if np.isfinite(arr[~np.isfinite(out)]).any():
-            raise ValueError(f"{name} has values too large for {out.dtype} (|value| > "
-                             f"{float(np.finfo(out.dtype).max):.3g})")
+            raise ValueError(
+                f"{name} has values too large for {out.dtype} (|value| > "
+                f"{float(np.finfo(out.dtype).max):.3g})"
+            )
     arr = out
     if finite:
         check_finite(arr, name)
@@ -76,6 +86,6 @@ def check_finite(arr, name):
 
 
 def check_shape(arr, shape, name, what):
-    """Raise unless `arr.shape == shape`; `what` spells the expected shape in symbols, e.g. '(B, H)'."""
+    """Raise unless `arr.shape == shape`; `what` spells the shape in symbols, e.g. '(B, H)'."""
     if arr.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {what} = {tuple(shape)}; got {arr.shape}")

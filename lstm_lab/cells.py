@@ -19,7 +19,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import interop
-from ._checks import as_real_array, check_dtype, check_finite, check_flag, check_seed, check_shape, check_size
+from ._checks import (
+    as_real_array,
+    check_dtype,
+    check_finite,
+    check_flag,
+    check_seed,
+    check_shape,
+    check_size,
+)
 from .trace import State, Trace, as_batched
 
 __all__ = [
@@ -29,7 +37,7 @@ __all__ = [
 
 
 def sigmoid(a):
-    """The logistic function 1 / (1 + exp(-a)), computed as (1 + tanh(a/2)) / 2 so it never overflows.
+    """The logistic function 1 / (1 + exp(-a)), computed as (1 + tanh(a/2)) / 2: it never overflows.
 
     >>> sigmoid(np.array([-1e6, 0.0, 1e6]))
     array([0. , 0.5, 1. ])
@@ -75,7 +83,8 @@ class Params(Mapping):
 
     def __setitem__(self, name, value):
         if name not in self._arrays:
-            raise KeyError(f"no parameter named {name!r}; the parameters are {', '.join(self._arrays)}")
+            known = ", ".join(self._arrays)
+            raise KeyError(f"no parameter named {name!r}; the parameters are {known}")
         target = self._arrays[name]
         value = as_real_array(value, name, target.dtype)
         words = {"W_x": "(H, D)", "W_h": "(H, H)"}.get(name[:3], "(H,)")
@@ -104,7 +113,8 @@ class _Cell:
         self.dtype = check_dtype(dtype)
         G = len(self._letters)
         # the fused arrays; `params` hands out per-gate views of them
-        self._fused = {"Wx": np.zeros((G * H, D), self.dtype), "Wh": np.zeros((G * H, H), self.dtype),
+        self._fused = {"Wx": np.zeros((G * H, D), self.dtype),
+                       "Wh": np.zeros((G * H, H), self.dtype),
                        "b": np.zeros(G * H, self.dtype)}
         self._fused.update(self._extra_arrays(H))
         self.params = Params(self._named(self._fused))
@@ -120,7 +130,7 @@ class _Cell:
         return {}
 
     def _named(self, fused):
-        """Per-gate views of fused arrays (weights or their gradients) under the symbol table's names."""
+        """Per-gate views of fused arrays (weights or their gradients) under the symbol names."""
         H = self.hidden_size
         block = {L: slice(k * H, (k + 1) * H) for k, L in enumerate(self._letters)}
         out = {}
@@ -142,14 +152,16 @@ class _Cell:
 
     def _signature(self):
         """What must match for one cell to differentiate another's trace."""
-        return (type(self), self.input_size, self.hidden_size, self.dtype, getattr(self, "reset_after", None))
+        return (type(self), self.input_size, self.hidden_size, self.dtype,
+                getattr(self, "reset_after", None))
 
     @property
     def num_params(self):
         return int(sum(a.size for a in self.params.values()))
 
     def __repr__(self):
-        return (f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size}, "
+        return (f"{type(self).__name__}(input_size={self.input_size}, "
+                f"hidden_size={self.hidden_size}, "
                 f"dtype={self.dtype.name}, num_params={self.num_params})")
 
     # -- checks -------------------------------------------------------------------------------
@@ -160,7 +172,8 @@ class _Cell:
         if x.ndim not in (2, 3) or x.shape[-1] != D:
             raise ValueError(f"x must have shape (T, D) or (T, B, D) with D={D}; got {x.shape}")
         if 0 in x.shape:
-            raise ValueError(f"x must hold at least one time step and one sequence (T, B >= 1); got shape {x.shape}")
+            raise ValueError(f"x must hold at least one time step and one sequence (T, B >= 1); "
+                             f"got shape {x.shape}")
         check_finite(x, "x")
         return x
 
@@ -221,7 +234,8 @@ class _Cell:
         each shaped like its value. The weights differentiated are those the trace was made with.
         """
         if not isinstance(trace, Trace):
-            raise TypeError(f"backward needs the Trace returned by forward; got {type(trace).__name__}")
+            raise TypeError(f"backward needs the Trace returned by forward; "
+                            f"got {type(trace).__name__}")
         if trace._cell._signature() != self._signature():
             raise ValueError(f"this trace comes from another kind of cell ({trace._cell!r}); "
                              f"call backward on a cell like the one that made it")
@@ -279,7 +293,7 @@ class _Cell:
 
     @classmethod
     def from_torch(cls, state_dict, **kwargs):
-        """A cell from a PyTorch layer-0 state dict (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0)."""
+        """A cell from a PyTorch layer-0 state dict (weight_ih_l0, weight_hh_l0, bias_*_l0)."""
         return interop.from_torch(cls, state_dict, **kwargs)
 
     def to_torch(self):
@@ -300,7 +314,8 @@ class _Cell:
     def _check_step(self, x_t, h_prev, c_prev):
         x_t = as_real_array(x_t, "x_t", self.dtype)
         if x_t.ndim not in (1, 2) or x_t.shape[-1] != self.input_size:
-            raise ValueError(f"x_t must have shape (D,) or (B, D) with D={self.input_size}; got {x_t.shape}")
+            raise ValueError(f"x_t must have shape (D,) or (B, D) with D={self.input_size}; "
+                             f"got {x_t.shape}")
         batched = x_t.ndim == 2
         B = x_t.shape[0] if batched else 1
         h_prev = self._check_state(h_prev, "h_prev", B, batched)
@@ -467,7 +482,8 @@ class LSTMCell(_Cell):
 
     def __init__(self, input_size, hidden_size, *, seed=None, dtype=np.float64, forget_bias=1.0):
         super().__init__(input_size, hidden_size, seed=seed, dtype=dtype)
-        if not isinstance(forget_bias, (int, float, np.integer, np.floating)) or not np.isfinite(forget_bias):
+        real = isinstance(forget_bias, (int, float, np.integer, np.floating))
+        if not real or not np.isfinite(forget_bias):
             raise TypeError(f"forget_bias must be a finite real number; got {forget_bias!r}")
         self.forget_bias = float(forget_bias)
         self._set_forget_bias(self.forget_bias)

@@ -44,7 +44,9 @@ def gradcheck(model, x, h0=None, c0=None, *, eps=1e-3, seed=0):
     for key in ("h0", "c0"):
         if key in grads:  # check the initial state even when none was given: at zero
             given = states[key]
-            inputs[key] = np.zeros_like(grads[key]) if given is None else np.array(given, dtype=np.float64)
+            inputs[key] = (
+                np.zeros_like(grads[key]) if given is None else np.array(given, dtype=np.float64)
+            )
 
     def loss():
         kwargs = {k: v for k, v in inputs.items() if k != "x"}

@@ -1,4 +1,4 @@
-"""Weights in and out of PyTorch and Keras layouts, mapped by gate name, importing neither framework.
+"""Weights in and out of PyTorch and Keras layouts, mapped by gate name, importing neither.
 
 PyTorch (nn.RNN, nn.LSTM, nn.GRU) keeps per layer weight_ih (G*H, D), weight_hh (G*H, H) and two
 biases bias_ih, bias_hh (G*H,), gates stacked in the order i, f, g, o (LSTM) or r, z, n (GRU).
@@ -15,7 +15,11 @@ import numpy as np
 
 from ._checks import FLOAT_DTYPES, check_finite
 
-_FRAMEWORK_NAMES = {1: "nn.RNN / SimpleRNN (1 block)", 3: "nn.GRU / GRU (3 gates)", 4: "nn.LSTM / LSTM (4 gates)"}
+_FRAMEWORK_NAMES = {
+    1: "nn.RNN / SimpleRNN (1 block)",
+    3: "nn.GRU / GRU (3 gates)",
+    4: "nn.LSTM / LSTM (4 gates)",
+}
 
 
 def _array(value, name):
@@ -25,7 +29,9 @@ def _array(value, name):
     try:
         arr = np.array(value, copy=True)
     except Exception as err:
-        raise TypeError(f"{name} must be an array; could not convert {type(value).__name__}: {err}") from err
+        raise TypeError(
+            f"{name} must be an array; could not convert {type(value).__name__}: {err}"
+        ) from err
     if arr.dtype not in FLOAT_DTYPES:
         if arr.dtype.kind in "iub":
             arr = arr.astype(np.float64)
@@ -38,8 +44,10 @@ def _array(value, name):
 def _shape_error(cls, name, shape, expected, H, axis=0):
     """A ValueError for a weight of the wrong shape, guessing which layer it came from."""
     G = len(cls._torch_order or cls._keras_order)
-    msg = (f"{name} must have shape {expected} ({G} gate block{'s' * (G > 1)} of H={H}) for "
-           f"{cls.__name__}; got {tuple(shape)}.")
+    msg = (
+        f"{name} must have shape {expected} ({G} gate block{'s' * (G > 1)} of H={H}) for "
+        f"{cls.__name__}; got {tuple(shape)}."
+    )
     found = shape[axis] // H if len(shape) > axis and shape[axis] % H == 0 else None
     if found in _FRAMEWORK_NAMES and found != G:
         msg += f" It holds {found} blocks of H: is it from {_FRAMEWORK_NAMES[found]}?"
@@ -52,7 +60,7 @@ def _split(arr, H, order, axis=0):
 
 
 def _build(cls, D, H, dtype, W_x, W_h, b_x, b_h, reset_after=None):
-    """A cell of class `cls` with per-gate blocks W_x[L] (H, D), W_h[L] (H, H) and two bias dicts."""
+    """A `cls` cell with per-gate blocks W_x[L] (H, D), W_h[L] (H, H) and two bias dicts."""
     kwargs = {} if reset_after is None else {"reset_after": reset_after}
     cell = cls(D, H, dtype=dtype, seed=0, **kwargs)
     for L in W_x:
@@ -67,21 +75,27 @@ def _build(cls, D, H, dtype, W_x, W_h, b_x, b_h, reset_after=None):
 
 
 def _no_twin(cls, framework):
-    return TypeError(f"{cls.__name__} has no {framework} twin: {framework} has no peephole or coupled-gate "
-                     f"LSTM. Build it directly, e.g. {cls.__name__}(input_size=D, hidden_size=H).")
+    return TypeError(
+        f"{cls.__name__} has no {framework} twin: {framework} has no peephole or coupled-gate "
+        f"LSTM. Build it directly, e.g. {cls.__name__}(input_size=D, hidden_size=H)."
+    )
 
 
 def _gru_flag(cls, kwargs, value, framework):
     """Check a caller's reset_after against what the framework's layout implies."""
     if cls.kind != "gru":
         if kwargs:
-            raise TypeError(f"unexpected arguments {sorted(kwargs)} for {cls.__name__}.from_{framework}")
+            raise TypeError(
+                f"unexpected arguments {sorted(kwargs)} for {cls.__name__}.from_{framework}"
+            )
         return None
     if set(kwargs) - {"reset_after"}:
         raise TypeError(f"unexpected arguments {sorted(set(kwargs) - {'reset_after'})}")
     asked = kwargs.get("reset_after", value)
     if value is not None and asked != value:
-        raise ValueError(f"these {framework} weights are a reset_after={value} GRU; got reset_after={asked}")
+        raise ValueError(
+            f"these {framework} weights are a reset_after={value} GRU; got reset_after={asked}"
+        )
     return asked
 
 
@@ -89,31 +103,46 @@ def _gru_flag(cls, kwargs, value, framework):
 
 
 def from_torch(cls, state_dict, **kwargs):
-    """Build a `cls` cell from an nn.RNN / nn.LSTM / nn.GRU layer-0 state dict (see the module doc)."""
+    """Build a `cls` cell from an nn.RNN / nn.LSTM / nn.GRU layer-0 state dict (see module doc)."""
     order = cls._torch_order
     if order is None:
         raise _no_twin(cls, "PyTorch")
     if not isinstance(state_dict, Mapping):
-        raise TypeError(f"state_dict must be a mapping like module.state_dict(); got {type(state_dict).__name__}")
+        raise TypeError(
+            "state_dict must be a mapping like module.state_dict(); "
+            f"got {type(state_dict).__name__}"
+        )
     keys = set(state_dict)
     if "weight_hr_l0" in keys:
-        raise ValueError("this state dict has weight_hr_l0: an LSTM with proj_size > 0 projects h_t to a smaller "
-                         "size, which these cells do not model; use proj_size=0")
-    deeper = sorted(k for k in keys if re.fullmatch(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?", str(k))
-                    and not str(k).endswith("_l0"))
+        raise ValueError(
+            "this state dict has weight_hr_l0: an LSTM with proj_size > 0 projects h_t to a "
+            "smaller size, which these cells do not model; use proj_size=0"
+        )
+    deeper = sorted(
+        k
+        for k in keys
+        if re.fullmatch(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?", str(k))
+        and not str(k).endswith("_l0")
+    )
     if deeper:
-        raise ValueError(f"this state dict has keys of more layers or directions ({', '.join(deeper)}); "
-                         f"load it with ll.from_torch(state_dict, kind=...) for a network")
+        raise ValueError(
+            f"this state dict has keys of more layers or directions ({', '.join(deeper)}); "
+            f"load it with ll.from_torch(state_dict, kind=...) for a network"
+        )
     expected = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
     if keys - expected:
-        raise ValueError(f"unexpected keys {sorted(keys - expected)}; a layer-0 state dict has "
-                         f"{sorted(expected)}")
+        raise ValueError(
+            f"unexpected keys {sorted(keys - expected)}; a layer-0 state dict has "
+            f"{sorted(expected)}"
+        )
     missing = {"weight_ih_l0", "weight_hh_l0"} - keys
     biases = keys & {"bias_ih_l0", "bias_hh_l0"}
     if missing or len(biases) == 1:
         lost = sorted(missing | ({"bias_ih_l0", "bias_hh_l0"} - biases if biases else set()))
-        raise ValueError(f"state_dict is missing {', '.join(lost)} (needs weight_ih_l0, weight_hh_l0 and "
-                         f"either both biases or, for bias=False, neither)")
+        raise ValueError(
+            f"state_dict is missing {', '.join(lost)} (needs weight_ih_l0, weight_hh_l0 and "
+            f"either both biases or, for bias=False, neither)"
+        )
     reset_after = _gru_flag(cls, kwargs, True, "PyTorch")
     W_ih = _array(state_dict["weight_ih_l0"], "weight_ih_l0")
     W_hh = _array(state_dict["weight_hh_l0"], "weight_hh_l0").astype(W_ih.dtype)
@@ -126,30 +155,47 @@ def from_torch(cls, state_dict, **kwargs):
         raise _shape_error(cls, "weight_ih_l0", W_ih.shape, f"({G}H, D) = ({G * H}, D)", H)
     b = {}
     for key in ("bias_ih_l0", "bias_hh_l0"):
-        b[key] = (_array(state_dict[key], key).astype(W_ih.dtype) if biases else np.zeros(G * H, W_ih.dtype))
+        b[key] = (
+            _array(state_dict[key], key).astype(W_ih.dtype)
+            if biases
+            else np.zeros(G * H, W_ih.dtype)
+        )
         if b[key].shape != (G * H,):
             raise _shape_error(cls, key, b[key].shape, f"({G}H,) = ({G * H},)", H)
-    return _build(cls, W_ih.shape[1], H, W_ih.dtype, _split(W_ih, H, order), _split(W_hh, H, order),
-                  _split(b["bias_ih_l0"], H, order), _split(b["bias_hh_l0"], H, order), reset_after)
+    return _build(
+        cls,
+        W_ih.shape[1],
+        H,
+        W_ih.dtype,
+        _split(W_ih, H, order),
+        _split(W_hh, H, order),
+        _split(b["bias_ih_l0"], H, order),
+        _split(b["bias_hh_l0"], H, order),
+        reset_after,
+    )
 
 
 def to_torch(cell):
-    """The cell's weights as a PyTorch layer-0 state dict of numpy arrays (merged biases in bias_ih)."""
+    """The cell's weights as a PyTorch layer-0 state dict of numpy arrays (merged bias: bias_ih)."""
     order = cell._torch_order
     if order is None:
         raise _no_twin(type(cell), "PyTorch")
     if cell.kind == "gru" and not cell.reset_after:
-        raise ValueError("nn.GRU computes the reset_after=True form; a reset_after=False GRUCell has no "
-                         "PyTorch twin (Keras's GRU(reset_after=False) is one: use to_keras)")
+        raise ValueError(
+            "nn.GRU computes the reset_after=True form; a reset_after=False GRUCell has no "
+            "PyTorch twin (Keras's GRU(reset_after=False) is one: use to_keras)"
+        )
     p = cell.params
     b_hh = {L: np.zeros(cell.hidden_size, cell.dtype) for L in order}
     b_ih = {L: p.get("b_" + L, p.get("b_x" + L)) for L in order}
     if cell.kind == "gru":
         b_hh["g"] = p["b_hg"]
-    return {"weight_ih_l0": np.concatenate([p["W_x" + L] for L in order]),
-            "weight_hh_l0": np.concatenate([p["W_h" + L] for L in order]),
-            "bias_ih_l0": np.concatenate([b_ih[L] for L in order]),
-            "bias_hh_l0": np.concatenate([b_hh[L] for L in order])}
+    return {
+        "weight_ih_l0": np.concatenate([p["W_x" + L] for L in order]),
+        "weight_hh_l0": np.concatenate([p["W_h" + L] for L in order]),
+        "bias_ih_l0": np.concatenate([b_ih[L] for L in order]),
+        "bias_hh_l0": np.concatenate([b_hh[L] for L in order]),
+    }
 
 
 # -- Keras ---------------------------------------------------------------------------------------
@@ -161,18 +207,24 @@ def from_keras(cls, weights, **kwargs):
     if order is None:
         raise _no_twin(cls, "Keras")
     if isinstance(weights, (str, bytes, Mapping)) or not isinstance(weights, Sequence):
-        raise TypeError(f"weights must be the list layer.get_weights() returns ([kernel, recurrent_kernel, "
-                        f"bias]); got {type(weights).__name__}")
+        raise TypeError(
+            f"weights must be the list layer.get_weights() returns ([kernel, recurrent_kernel, "
+            f"bias]); got {type(weights).__name__}"
+        )
     if len(weights) not in (2, 3):
-        raise ValueError(f"weights must hold [kernel, recurrent_kernel] and optionally bias; got {len(weights)} "
-                         f"arrays")
+        raise ValueError(
+            f"weights must hold [kernel, recurrent_kernel] and optionally bias; got {len(weights)} "
+            f"arrays"
+        )
     kernel = _array(weights[0], "kernel")
     recurrent = _array(weights[1], "recurrent_kernel").astype(kernel.dtype)
     if recurrent.ndim != 2 or recurrent.shape[0] == 0:
         raise ValueError(f"recurrent_kernel must have shape (H, G*H); got {recurrent.shape}")
     G, H = len(order), recurrent.shape[0]
     if recurrent.shape != (H, G * H):
-        raise _shape_error(cls, "recurrent_kernel", recurrent.shape, f"(H, {G}H) = {(H, G * H)}", H, axis=1)
+        raise _shape_error(
+            cls, "recurrent_kernel", recurrent.shape, f"(H, {G}H) = {(H, G * H)}", H, axis=1
+        )
     if kernel.ndim != 2 or kernel.shape[1] != G * H or kernel.shape[0] == 0:
         raise _shape_error(cls, "kernel", kernel.shape, f"(D, {G}H) = (D, {G * H})", H, axis=1)
     zeros = np.zeros(G * H, kernel.dtype)
@@ -189,11 +241,19 @@ def from_keras(cls, weights, **kwargs):
     else:
         b_in = b_rec = zeros
         if cls.kind == "gru":
-            kwargs.setdefault("reset_after", True)   # Keras's default
+            kwargs.setdefault("reset_after", True)  # Keras's default
     reset_after = _gru_flag(cls, kwargs, reset_after, "Keras")
-    return _build(cls, kernel.shape[0], H, kernel.dtype, _transposed(_split(kernel, H, order, axis=1)),
-                  _transposed(_split(recurrent, H, order, axis=1)),
-                  _split(b_in, H, order), _split(b_rec, H, order), reset_after)
+    return _build(
+        cls,
+        kernel.shape[0],
+        H,
+        kernel.dtype,
+        _transposed(_split(kernel, H, order, axis=1)),
+        _transposed(_split(recurrent, H, order, axis=1)),
+        _split(b_in, H, order),
+        _split(b_rec, H, order),
+        reset_after,
+    )
 
 
 def _transposed(blocks):
@@ -202,7 +262,7 @@ def _transposed(blocks):
 
 
 def to_keras(cell):
-    """The cell's weights as the list a Keras layer's set_weights() takes: [kernel, recurrent_kernel, bias]."""
+    """The weights as the list Keras's set_weights() takes: [kernel, recurrent_kernel, bias]."""
     order = cell._keras_order
     if order is None:
         raise _no_twin(type(cell), "Keras")

@@ -5,7 +5,7 @@ from collections import namedtuple
 import numpy as np
 
 State = namedtuple("State", ["h", "c"])
-State.__doc__ = """A recurrent state: hidden state h and cell state c (None for cells without one)."""
+State.__doc__ = """A recurrent state: hidden state h and cell state c (None if there is none)."""
 
 
 class Trace:

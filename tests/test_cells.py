@@ -1,4 +1,4 @@
-"""The cells against their equations: gradients, one-step loops, independent implementations, params."""
+"""The cells against their equations: gradients, step loops, independent implementations, params."""
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ VARIANTS = {
 
 def randomize(cell, rng, scale=0.8):
     """Give every parameter (biases and peepholes included) a random nonzero value."""
-    for name, arr in cell.params.items():
+    for arr in cell.params.values():
         arr[...] = rng.uniform(-scale, scale, size=arr.shape)
     return cell
 
@@ -39,8 +39,13 @@ def sample(cell, rng, T, B):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @settings(max_examples=25, deadline=None)
-@given(T=st.integers(1, 4), B=st.one_of(st.none(), st.integers(1, 3)), D=st.integers(1, 3),
-       H=st.integers(1, 3), seed=st.integers(0, 2**16))
+@given(
+    T=st.integers(1, 4),
+    B=st.one_of(st.none(), st.integers(1, 3)),
+    D=st.integers(1, 3),
+    H=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
 def test_gradcheck_every_parameter_and_state(variant, T, B, D, H, seed):
     rng = np.random.default_rng(seed)
     cell = randomize(VARIANTS[variant](D, H, seed=seed), rng)
@@ -98,7 +103,9 @@ def test_sequence_equals_manual_loop_of_steps(variant, B):
             np.testing.assert_allclose(trace.c[t], c, rtol=0, atol=1e-14, err_msg=f"c at t={t}")
         assert set(gates) == set(cell.gate_names)
         for name, value in gates.items():
-            np.testing.assert_allclose(trace.gates[name][t], value, rtol=0, atol=1e-14, err_msg=name)
+            np.testing.assert_allclose(
+                trace.gates[name][t], value, rtol=0, atol=1e-14, err_msg=name
+            )
     np.testing.assert_array_equal(trace.final.h, trace.h[-1])
 
 
@@ -161,7 +168,9 @@ def test_forward_matches_independent_equations(variant):
     if cell.has_cell_state:
         np.testing.assert_allclose(trace.c, cs, rtol=0, atol=1e-13, err_msg="c")
     for name in cell.gate_names:
-        np.testing.assert_allclose(trace.gates[name], [g[name] for g in gs], rtol=0, atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(
+            trace.gates[name], [g[name] for g in gs], rtol=0, atol=1e-13, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -216,7 +225,12 @@ def test_trace_shapes_and_contents():
     assert len(tr) == 5 and tr.batched
     assert repr(tr) == "Trace(kind='lstm', T=5, B=2, D=3, H=4, gates: f, i, g, o)"
     gru = ll.GRUCell(3, 4, seed=0).forward(x[:, 0])
-    assert gru.c is None and gru.c0 is None and gru.final.c is None and tuple(gru.gates) == ("r", "z", "g")
+    assert (
+        gru.c is None
+        and gru.c0 is None
+        and gru.final.c is None
+        and tuple(gru.gates) == ("r", "z", "g")
+    )
     rnn = ll.RNNCell(3, 4, seed=0).forward(x[:, 0])
     assert rnn.gates == {} and rnn.h.shape == (5, 4)
 
@@ -228,12 +242,12 @@ def test_a_later_forward_never_changes_an_earlier_trace():
     h, f = first.h.copy(), first.gates["f"].copy()
     dh = np.ones_like(h)
     g_before = cell.backward(first, dh)
-    x[...] = 7.0                        # the caller's array changes
-    cell.params["b_f"][...] = -3.0       # the weights change
+    x[...] = 7.0  # the caller's array changes
+    cell.params["b_f"][...] = -3.0  # the weights change
     cell.forward(np.zeros((4, 2)))
     np.testing.assert_array_equal(first.h, h)
     np.testing.assert_array_equal(first.gates["f"], f)
-    g_after = cell.backward(first, dh)   # backward uses the weights the trace was made with
+    g_after = cell.backward(first, dh)  # backward uses the weights the trace was made with
     for k in g_before:
         np.testing.assert_array_equal(g_after[k], g_before[k], err_msg=k)
 
@@ -242,11 +256,11 @@ def test_params_are_live_views():
     cell = ll.LSTMCell(1, 1, seed=0)
     x = np.ones((3, 1))
     f_before = cell.forward(x).gates["f"][0, 0]
-    cell.params["b_f"][0] = 5.0                      # writing into the array
+    cell.params["b_f"][0] = 5.0  # writing into the array
     f_after = cell.forward(x).gates["f"][0, 0]
     assert f_after > f_before
     arr = cell.params["b_f"]
-    cell.params["b_f"] = np.array([-5.0])            # assigning copies in place
+    cell.params["b_f"] = np.array([-5.0])  # assigning copies in place
     assert cell.params["b_f"] is arr and arr[0] == -5.0
     assert cell.forward(x).gates["f"][0, 0] < f_before
 
@@ -254,8 +268,20 @@ def test_params_are_live_views():
 def test_params_names_shapes_and_counts():
     D, H = 3, 5
     lstm = ll.LSTMCell(D, H, seed=0)
-    assert list(lstm.params) == ["W_xf", "W_hf", "b_f", "W_xi", "W_hi", "b_i",
-                                 "W_xg", "W_hg", "b_g", "W_xo", "W_ho", "b_o"]
+    assert list(lstm.params) == [
+        "W_xf",
+        "W_hf",
+        "b_f",
+        "W_xi",
+        "W_hi",
+        "b_i",
+        "W_xg",
+        "W_hg",
+        "b_g",
+        "W_xo",
+        "W_ho",
+        "b_o",
+    ]
     assert lstm.params["W_xf"].shape == (H, D) and lstm.params["W_hf"].shape == (H, H)
     assert lstm.params["b_f"].shape == (H,)
     assert lstm.num_params == 4 * (H * D + H * H + H)
@@ -318,14 +344,21 @@ def test_extreme_inputs_stay_finite_without_warnings(variant):
 
 def test_sigmoid_is_stable_and_exact():
     a = np.linspace(-30, 30, 601)
-    np.testing.assert_allclose(ll.sigmoid(a), 1 / (1 + np.exp(-a)), rtol=1e-12, atol=3e-16)  # absolute accuracy near 0 and 1
+    np.testing.assert_allclose(
+        ll.sigmoid(a), 1 / (1 + np.exp(-a)), rtol=1e-12, atol=3e-16
+    )  # absolute accuracy near 0 and 1
     with np.errstate(all="raise"):
         np.testing.assert_array_equal(ll.sigmoid(np.array([-1e6, 1e6])), [0.0, 1.0])
 
 
 def test_reprs_tell_what_the_object_is():
-    assert repr(ll.LSTMCell(3, 4)) == "LSTMCell(input_size=3, hidden_size=4, dtype=float64, num_params=128)"
-    assert repr(ll.GRUCell(3, 4, dtype=np.float32)).endswith("dtype=float32, num_params=96, reset_after=False)")
+    assert (
+        repr(ll.LSTMCell(3, 4))
+        == "LSTMCell(input_size=3, hidden_size=4, dtype=float64, num_params=128)"
+    )
+    assert repr(ll.GRUCell(3, 4, dtype=np.float32)).endswith(
+        "dtype=float32, num_params=96, reset_after=False)"
+    )
     assert repr(ll.RNNCell(1, 1).params) == "Params(W_xh: (1, 1), W_hh: (1, 1), b_h: (1,))"
     assert sorted(ll.CELLS) == ["coupled", "gru", "lstm", "peephole", "rnn"]
     assert all(cls(1, 1).kind == name for name, cls in ll.CELLS.items())
@@ -335,6 +368,9 @@ def test_import_is_light():
     import subprocess
     import sys
 
-    code = "import sys, lstm_lab; print(sorted(m for m in ('matplotlib', 'ipywidgets', 'torch') if m in sys.modules))"
+    code = (
+        "import sys, lstm_lab; "
+        "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

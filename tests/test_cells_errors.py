@@ -11,13 +11,16 @@ def lstm():
     return ll.LSTMCell(input_size=3, hidden_size=4, seed=0)
 
 
-@pytest.mark.parametrize("size, error, match", [
-    (0, ValueError, "input_size D must be a positive integer; got 0"),
-    (-2, ValueError, "got -2"),
-    (2.5, TypeError, "input_size D must be a positive integer; got 2.5 of type float"),
-    ("3", TypeError, "of type str"),
-    (True, TypeError, "of type bool"),
-])
+@pytest.mark.parametrize(
+    "size, error, match",
+    [
+        (0, ValueError, "input_size D must be a positive integer; got 0"),
+        (-2, ValueError, "got -2"),
+        (2.5, TypeError, "input_size D must be a positive integer; got 2.5 of type float"),
+        ("3", TypeError, "of type str"),
+        (True, TypeError, "of type bool"),
+    ],
+)
 def test_sizes(size, error, match):
     with pytest.raises(error, match=match):
         ll.LSTMCell(input_size=size, hidden_size=2)
@@ -57,12 +60,15 @@ def test_non_finite_x(lstm, bad):
         lstm.forward(x)
 
 
-@pytest.mark.parametrize("x, match", [
-    (np.zeros((5, 3), dtype=complex), "x must be real; got a complex array"),
-    (np.array([["a", "b", "c"]]), "x must be a real numeric array; got dtype <U1"),
-    ([[1, 2, 3], [1, 2]], "x must be a real numeric array"),
-    (np.array([[None, 1, 2]]), "got dtype object"),
-])
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (np.zeros((5, 3), dtype=complex), "x must be real; got a complex array"),
+        (np.array([["a", "b", "c"]]), "x must be a real numeric array; got dtype <U1"),
+        ([[1, 2, 3], [1, 2]], "x must be a real numeric array"),
+        (np.array([[None, 1, 2]]), "got dtype object"),
+    ],
+)
 def test_non_numeric_or_complex_x(lstm, x, match):
     with pytest.raises(TypeError, match=match):
         lstm.forward(x)
@@ -76,14 +82,18 @@ def test_integer_and_list_inputs_are_fine(lstm):
 
 def test_initial_states(lstm):
     x1, xb = np.zeros((5, 3)), np.zeros((5, 2, 3))
-    with pytest.raises(ValueError, match=r"h0 must have shape \(H,\) for an unbatched x = \(4,\); got \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"h0 must have shape \(H,\) for an unbatched x = \(4,\); got \(2, 4\)"
+    ):
         lstm.forward(x1, h0=np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"h0 must have shape \(B, H\) = \(2, 4\); got \(4,\)"):
-        lstm.forward(xb, h0=np.zeros(4))          # not broadcast over the batch
+        lstm.forward(xb, h0=np.zeros(4))  # not broadcast over the batch
     with pytest.raises(ValueError, match=r"c0 must have shape \(B, H\) = \(2, 4\); got \(3, 4\)"):
-        lstm.forward(xb, c0=np.zeros((3, 4)))     # the wrong batch
-    with pytest.raises(ValueError, match=r"h0 must have shape \(H,\) for an unbatched x = \(4,\); got \(4, 1\)"):
-        lstm.forward(x1, h0=np.zeros((4, 1)))     # column vectors are refused
+        lstm.forward(xb, c0=np.zeros((3, 4)))  # the wrong batch
+    with pytest.raises(
+        ValueError, match=r"h0 must have shape \(H,\) for an unbatched x = \(4,\); got \(4, 1\)"
+    ):
+        lstm.forward(x1, h0=np.zeros((4, 1)))  # column vectors are refused
     with pytest.raises(ValueError, match=r"c0 contains NaN or inf \(first at index \(3,\)\)"):
         lstm.forward(x1, c0=np.array([0, 0, 0, np.nan]))
     with pytest.raises(ValueError, match="h0 contains NaN or inf"):
@@ -95,13 +105,17 @@ def test_initial_states(lstm):
 @pytest.mark.parametrize("cls", [ll.RNNCell, ll.GRUCell])
 def test_c0_for_a_cell_without_a_cell_state(cls):
     cell = cls(3, 4)
-    with pytest.raises(ValueError, match=f"c0 is only for cells with a cell state .*{cls.__name__} has none"):
+    with pytest.raises(
+        ValueError, match=f"c0 is only for cells with a cell state .*{cls.__name__} has none"
+    ):
         cell.forward(np.zeros((2, 3)), c0=np.zeros(4))
 
 
 def test_non_finite_weights_are_reported(lstm):
     lstm.params["W_hg"][1, 2] = np.nan
-    with pytest.raises(ValueError, match=r"weight W_hg contains NaN or inf \(first at index \(1, 2\)\)"):
+    with pytest.raises(
+        ValueError, match=r"weight W_hg contains NaN or inf \(first at index \(1, 2\)\)"
+    ):
         lstm.forward(np.zeros((2, 3)))
 
 
@@ -109,7 +123,7 @@ def test_params_assignment_is_checked(lstm):
     with pytest.raises(ValueError, match=r"b_f must have shape \(H,\) = \(4,\); got \(1, 4\)"):
         lstm.params["b_f"] = np.zeros((1, 4))
     with pytest.raises(ValueError, match=r"b_f must have shape \(H,\) = \(4,\); got \(\)"):
-        lstm.params["b_f"] = 1.0                  # nothing is broadcast
+        lstm.params["b_f"] = 1.0  # nothing is broadcast
     with pytest.raises(ValueError, match=r"W_xf must have shape \(H, D\) = \(4, 3\); got \(3, 4\)"):
         lstm.params["W_xf"] = np.zeros((3, 4))
     with pytest.raises(ValueError, match="W_hi contains NaN or inf"):
@@ -122,15 +136,19 @@ def test_params_assignment_is_checked(lstm):
 
 def test_backward_checks_dh_and_trace(lstm):
     tr = lstm.forward(np.zeros((5, 2, 3)))
-    with pytest.raises(ValueError, match=r"dh must have shape \(T, B, H\) like trace.h = \(5, 2, 4\); got \(5, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"dh must have shape \(T, B, H\) like trace.h = \(5, 2, 4\); got \(5, 4\)"
+    ):
         lstm.backward(tr, np.zeros((5, 4)))
     with pytest.raises(ValueError, match=r"dh must have shape .* got \(5, 1, 4\)"):
-        lstm.backward(tr, np.zeros((5, 1, 4)))    # not broadcast over the batch
+        lstm.backward(tr, np.zeros((5, 1, 4)))  # not broadcast over the batch
     dh = np.zeros((5, 2, 4))
     dh[4, 1, 0] = np.nan
     with pytest.raises(ValueError, match=r"dh contains NaN or inf \(first at index \(4, 1, 0\)\)"):
         lstm.backward(tr, dh)
-    with pytest.raises(TypeError, match="backward needs the Trace returned by forward; got ndarray"):
+    with pytest.raises(
+        TypeError, match="backward needs the Trace returned by forward; got ndarray"
+    ):
         lstm.backward(np.zeros((5, 4)), dh)
     other = ll.GRUCell(3, 4).forward(np.zeros((5, 2, 3)))
     with pytest.raises(ValueError, match="this trace comes from another kind of cell"):
@@ -140,7 +158,9 @@ def test_backward_checks_dh_and_trace(lstm):
 
 
 def test_step_checks_its_inputs(lstm):
-    with pytest.raises(ValueError, match=r"x_t must have shape \(D,\) or \(B, D\) with D=3; got \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"x_t must have shape \(D,\) or \(B, D\) with D=3; got \(4,\)"
+    ):
         lstm.step(np.zeros(4), np.zeros(4), np.zeros(4))
     with pytest.raises(ValueError, match=r"h_prev must have shape \(B, H\) = \(2, 4\); got \(4,\)"):
         lstm.step(np.zeros((2, 3)), np.zeros(4), np.zeros((2, 4)))
@@ -154,7 +174,9 @@ def test_forget_bias(bias):
         ll.LSTMCell(2, 2, forget_bias=bias)
 
 
-@pytest.mark.parametrize("seed, error", [(-1, ValueError), ("x", TypeError), (1.5, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "seed, error", [(-1, ValueError), ("x", TypeError), (1.5, TypeError), (True, TypeError)]
+)
 def test_seed(seed, error):
     with pytest.raises(error, match="seed must be None or a non-negative integer"):
         ll.LSTMCell(2, 2, seed=seed)
@@ -167,7 +189,9 @@ def test_reset_after_must_be_a_bool():
 
 def test_values_beyond_float32_are_reported_not_turned_into_inf():
     cell = ll.RNNCell(2, 2, dtype=np.float32)
-    with pytest.raises(ValueError, match=r"x has values too large for float32 \(\|value\| > 3.4e\+38\)"):
+    with pytest.raises(
+        ValueError, match=r"x has values too large for float32 \(\|value\| > 3.4e\+38\)"
+    ):
         cell.forward(np.full((3, 2), 1e300))
     with pytest.raises(ValueError, match="x contains NaN or inf"):
         cell.forward(np.array([[np.inf, 0.0]]))
