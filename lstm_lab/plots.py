@@ -239,6 +239,15 @@ class _PlotBase:
         """Ask the figure's canvas to redraw when it next can."""
         self.figure.canvas.draw_idle()
 
+    def _use_ax(self, ax, figsize):
+        """Draw on `ax`, or on one Axes of a fresh figure of `figsize` that this plot then owns."""
+        if ax is None:
+            ax = _fresh_figure(figsize).add_subplot()
+            self._owns_figure = True
+        self.ax = ax
+        self.figure = _root_figure(ax)
+        return ax
+
 
 # --------------------------------------------------------------------------- gates over time
 
@@ -454,12 +463,7 @@ class HeatmapPlot(_PlotBase):
             raise ValueError(f"gate must be one of {', '.join(available)} for this trace; "
                              f"got {gate!r}")
         self.gate, self.batch = gate, batch
-        if ax is None:
-            fig = _fresh_figure((6.4, 3.0))
-            ax = fig.add_subplot()
-            self._owns_figure = True
-        self.ax = ax
-        self.figure = _root_figure(ax)
+        ax = self._use_ax(ax, (6.4, 3.0))
         data = _series(_values(trace, gate), batched, batch).T  # (H, T)
         H, T = data.shape
         if gate in _SIGMOID_GATES:
@@ -575,12 +579,7 @@ class ActivationPlot(_PlotBase):
         _check_ax(ax)
         self.kind, self.symbol = kind, symbol
         self._f = _sigmoid if kind == "sigmoid" else np.tanh
-        if ax is None:
-            fig = _fresh_figure((4.2, 2.8))
-            ax = fig.add_subplot()
-            self._owns_figure = True
-        self.ax = ax
-        self.figure = _root_figure(ax)
+        ax = self._use_ax(ax, (4.2, 2.8))
         big = 1e9
         z_sat = _slope_edge(kind, SATURATED_SLOPE)
         z_lin = _slope_edge(kind, LINEAR_SLOPE)
@@ -683,12 +682,7 @@ class ConveyorPlot(_PlotBase):
         self._check_kind(trace)
         _check_index(trace, batch, unit)
         self.unit, self.batch = unit, batch
-        if ax is None:
-            fig = _fresh_figure((6.4, 2.8))
-            ax = fig.add_subplot()
-            self._owns_figure = True
-        self.ax = ax
-        self.figure = _root_figure(ax)
+        ax = self._use_ax(ax, (6.4, 2.8))
         ax.axhline(0, color="0.75", lw=0.8, zorder=0)
         self.removed = PolyCollection([], facecolors=COLORS["f"], edgecolors="none", alpha=0.75,
                                       zorder=1)
@@ -805,12 +799,7 @@ class GradientNormPlot(_PlotBase):
 
     def __init__(self, curves, ax, ylabel, colors):
         _check_ax(ax)
-        if ax is None:
-            fig = _fresh_figure((5.2, 3.0))
-            ax = fig.add_subplot()
-            self._owns_figure = True
-        self.ax = ax
-        self.figure = _root_figure(ax)
+        ax = self._use_ax(ax, (5.2, 3.0))
         self._colors = dict(colors or {})
         self.lines = {}
         ax.set_yscale("log")
@@ -1107,12 +1096,7 @@ class BarsPlot(_PlotBase):
 
     def __init__(self, models, ax):
         _check_ax(ax)
-        if ax is None:
-            fig = _fresh_figure((5.0, 3.0))
-            ax = fig.add_subplot()
-            self._owns_figure = True
-        self.ax = ax
-        self.figure = _root_figure(ax)
+        ax = self._use_ax(ax, (5.0, 3.0))
         ax.set_ylabel("number of parameters")
         ax.tick_params(labelsize=_SMALL)
         ax.spines[["top", "right"]].set_visible(False)
