@@ -239,6 +239,18 @@ class _PlotBase:
         """Ask the figure's canvas to redraw when it next can."""
         self.figure.canvas.draw_idle()
 
+    _marker = None  # the time marker, made on the first set_time
+    _marker_style = {"color": "0.3", "lw": 1.0, "ls": "--", "zorder": 0.5}
+
+    def set_time(self, t):
+        """Mark step ``t`` (1..T, as on the time axis) with a vertical line; None hides it."""
+        if self._marker is None:
+            self._marker = self.ax.axvline(0, **self._marker_style)
+        self._marker.set_visible(t is not None)
+        if t is not None:
+            self._marker.set_xdata([t, t])
+        return self
+
     def _use_ax(self, ax, figsize):
         """Draw on `ax`, or on one Axes of a fresh figure of `figsize` that this plot then owns."""
         if ax is None:
@@ -481,7 +493,6 @@ class HeatmapPlot(_PlotBase):
         ax.set_title(f"{NAMES[gate]} {LABELS[gate]}", fontsize="medium")
         if H <= 16:
             ax.set_yticks(range(H))
-        self._marker = None
         self.T, self.H = T, H
 
     def update(self, trace):
@@ -502,14 +513,7 @@ class HeatmapPlot(_PlotBase):
         self.T, self.H = T, H
         return self
 
-    def set_time(self, t):
-        """Mark step ``t`` (1..T, as on the time axis) with a vertical line; None hides it."""
-        if self._marker is None:
-            self._marker = self.ax.axvline(0, color="k", lw=1.0, ls="--")
-        self._marker.set_visible(t is not None)
-        if t is not None:
-            self._marker.set_xdata([t, t])
-        return self
+    _marker_style = {"color": "k", "lw": 1.0, "ls": "--"}
 
     def __repr__(self):
         return f"HeatmapPlot(gate={self.gate}, T={self.T}, H={self.H})"
@@ -703,7 +707,6 @@ class ConveyorPlot(_PlotBase):
         ax.set_xlabel("time step t")
         ax.set_ylabel(f"cell state {LABELS['c']}")
         ax.tick_params(labelsize=_SMALL)
-        self._marker = None
         self.update(trace)
 
     @staticmethod
@@ -739,15 +742,6 @@ class ConveyorPlot(_PlotBase):
         self.ax.set_ylim(lo, hi)
         self.ax.set_xlim(-0.5, T + 0.5)
         self.T = T
-        return self
-
-    def set_time(self, t):
-        """Mark step ``t`` (1..T, as on the time axis) with a vertical line; None hides it."""
-        if self._marker is None:
-            self._marker = self.ax.axvline(0, color="0.3", lw=1.0, ls="--", zorder=0.5)
-        self._marker.set_visible(t is not None)
-        if t is not None:
-            self._marker.set_xdata([t, t])
         return self
 
     def __repr__(self):
