@@ -145,8 +145,8 @@ def test_plot_gates_on_a_given_figure_subfigure_and_axes():
 
 
 @pytest.mark.parametrize("gates, label", [
-    (("f", "c", "h"), "states"), (("i", "g", "c"), "candidate, states"), (("o", "h"), "hidden state"),
-    (("f", "c"), "cell state"),
+    (("f", "c", "h"), "states"), (("i", "g", "c"), "candidate, states"),
+    (("o", "h"), "hidden state"), (("f", "c"), "cell state"),
 ])
 def test_plot_gates_names_the_state_panel_after_what_it_holds(gates, label):
     p = plots.plot_gates(make_trace("lstm"), fig=Figure(), gates=gates)

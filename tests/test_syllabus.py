@@ -72,7 +72,8 @@ def test_the_guides_syllabus_table_is_built_from_the_notebooks():
 def test_check_entry_catches_a_missing_time_too_few_objectives_and_an_unmarked_heading(tmp_path):
     """The checks above can fail: a notebook that breaks each rule is reported."""
     good = ("# 42 · Test\n\n**Time:** about 20 minutes (15 core, 5 optional).\n\n"
-            "**Learning objectives.** After this notebook you can:\n\n1. one;\n2. two;\n3. three.\n")
+            "**Learning objectives.** After this notebook you can:\n\n"
+            "1. one;\n2. two;\n3. three.\n")
     cases = {
         "ok": (good, "## A · core\n\n### B · optional"),
         "no_time": (good.replace("**Time:**", "Time:"), "## A · core"),
@@ -96,5 +97,6 @@ def test_check_entry_catches_a_missing_time_too_few_objectives_and_an_unmarked_h
     assert entry.objectives == ("one;", "two;", "three.") and entry.minutes == 20
     assert entry.sections == (("A", "core"), ("B", "optional"))
     row = syllabus.table([entry]).splitlines()[2]
-    assert row.startswith("| [42 · Test](../notebooks/42_ok.ipynb) | 20 min (15 core, 5 optional) |")
+    assert row.startswith(
+        "| [42 · Test](../notebooks/42_ok.ipynb) | 20 min (15 core, 5 optional) |")
     assert row.endswith("| B |")

@@ -15,7 +15,7 @@ sits between the lines `<!-- syllabus:begin -->` and `<!-- syllabus:end -->`; th
 it, so a new notebook appears in it once its opening cell follows the form above:
 
     .venv/bin/python tools/syllabus.py           # rewrite the table in docs/teachers_guide.md
-    .venv/bin/python tools/syllabus.py --check   # only report whether it is up to date (exit 1 if not)
+    .venv/bin/python tools/syllabus.py --check   # report only; exit 1 when out of date
 """
 
 from __future__ import annotations
