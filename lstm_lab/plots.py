@@ -183,6 +183,18 @@ def _values(trace, sym):
     return trace.gates[sym]
 
 
+def _states_label(syms):
+    """The y label of the panel holding the candidate and/or the states ``syms``.
+
+    >>> _states_label(["c", "h"]), _states_label(["g", "c"]), _states_label(["h"])
+    ('states', 'candidate, states', 'hidden state')
+    """
+    names = {"g": "candidate", "c": "cell state", "h": "hidden state"}
+    if len(syms) == 1:
+        return names.get(syms[0], syms[0])
+    return "candidate, states" if "g" in syms else "states"
+
+
 def _sym_limits(values, floor=1.05):
     """Symmetric y-limits that hold the data and at least [-floor, floor]."""
     finite = np.asarray(values, dtype=float)
@@ -355,7 +367,7 @@ class GatesPlot(_PlotBase):
                 ax.set_ylabel("gates")
             else:
                 ax.axhline(0, color="0.8", lw=0.8, zorder=0)
-                ax.set_ylabel("candidate, states" if syms != ["h"] else "hidden state")
+                ax.set_ylabel(_states_label(syms))
             _legend(ax, legend, len(syms))
         axes[-1].set_xlabel("time step t")
         for ax in axes:

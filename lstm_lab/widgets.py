@@ -760,14 +760,15 @@ def _orthogonal(n, seed):
 
 
 class RNNMemoryExplorer(Explorer):
-    """The long-term dependency problem: how much x_1 still moves h_t in a vanilla RNN.
+    """The long-term dependency problem: how much the pulse x_3 still moves h_t in a vanilla RNN.
 
     h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h) with H units (8 by default) and one input;
     W_hh = scale * Q for a fixed seeded orthogonal Q, and W_xh a fixed unit vector. The left
-    panel is ||dh_t/dx_1|| on a log axis against the distance k = t - 1 it has travelled
-    (exact Jacobian products, `rnn_input_jacobian_norms`), with the linear prediction
-    scale^k dashed: below 1 the influence of x_1 vanishes geometrically, above 1 it explodes
-    until tanh saturates. The right panel is h_t of every unit over time.
+    panel follows the input at step 3, where the default pulse arrives (`source_step`):
+    ||dh_{3+k}/dx_3|| on a log axis against the distance k it has travelled (exact Jacobian
+    products, `rnn_input_jacobian_norms`), with the linear prediction scale^k dashed on top:
+    below 1 the influence vanishes geometrically, above 1 it explodes until tanh saturates.
+    The right panel is h_t of every unit over time, the same pulse entering at t = 3.
 
     Controls: 'scale' (of W_hh), 'amplitude' (of the input; large inputs push tanh into
     saturation, which shrinks the gradient), 'sequence', 'reset'. The slider 'b_h' sets every
@@ -787,6 +788,7 @@ class RNNMemoryExplorer(Explorer):
                "sequence": "pulse"}
     figsize = (8.6, 3.2)
     _ylim = (1e-9, 1e6)
+    source_step = 3     # the step whose input the left panel follows: input_sequence's pulse
 
     def _make_cell(self):
         self._steps = _positive_int(self._opts["steps"], "steps T")
@@ -820,11 +822,14 @@ class RNNMemoryExplorer(Explorer):
         self.x = input_sequence(self.controls["sequence"].value, self._steps,
                                 amplitude=self.controls["amplitude"].value, seed=self._opts["seed"])
         self.trace = self.cell.forward(self.x)
-        self.norms = rnn_input_jacobian_norms(self.cell, self.trace)   # index k = t - 1
-        self.linear = scale ** np.arange(self._steps)
+        s = self.source_step                    # the run again from step s on: its x_1 is x_s
+        tail = self.cell.forward(self.x[s - 1:], h0=self.trace.h[s - 2])
+        self.norms = rnn_input_jacobian_norms(self.cell, tail)        # index k = t - s
+        self.linear = scale ** np.arange(len(tail))
 
     def _curves(self):
-        return {r"$\|\partial h_{1+k} / \partial x_1\|$": self.norms,
+        s = self.source_step
+        return {rf"$\|\partial h_{{{s}+k}} / \partial x_{s}\|$": self.norms,
                 r"linear: $\mathrm{scale}^k$": self.linear}
 
     def _build_plots(self):
@@ -833,14 +838,20 @@ class RNNMemoryExplorer(Explorer):
         curves = self._curves()
         norms = plots.plot_gradient_norms(curves, ax=ax, ylabel="norm", colors=dict(
             zip(curves, (plots.COLORS["h"], "0.45"), strict=True)))
-        for line in (norms.lines[r"linear: $\mathrm{scale}^k$"], ax.get_legend().legend_handles[1]):
+        measured, handles = norms.lines[next(iter(curves))], ax.get_legend().legend_handles
+        for line in (measured, handles[0]):
+            line.set_linewidth(4.0)                            # wide, so the dashed line on top
+            line.set_alpha(0.6)                                # of it stays visible
+        for line in (norms.lines[r"linear: $\mathrm{scale}^k$"], handles[1]):
             line.set_linestyle("--")
-            line.set_linewidth(1.2)
-            line.set_zorder(1.9)                               # under the measured curve
+            line.set_linewidth(1.3)
+            line.set_color("0.1")
+            line.set_zorder(2.5)                               # over the measured curve
         ax.axhline(1.0, color="0.7", lw=0.8, zorder=0)
         ax.yaxis.set_minor_locator(NullLocator())   # ~100 minor ticks over 15 decades: slow
-        ax.set_xlabel(r"steps $k$ from $x_1$ to $h_{1+k}$")
-        ax.set_title(r"how much $x_1$ still moves $h_t$", fontsize=10)
+        s = self.source_step
+        ax.set_xlabel(rf"steps $k$ from $x_{s}$ to $h_{{{s}+k}}$")
+        ax.set_title(rf"how much the input $x_{s}$ still moves $h_t$", fontsize=10)
         self.plots["norms"] = norms
         self.plots["heatmap"] = plots.plot_heatmap(self.trace, gate="h", ax=ax_h)
 
