@@ -24,7 +24,8 @@ syllabus = load_tool()
 # notebooks that must carry objectives, a time and section marks (others join when they do)
 REQUIRED = (
     "00_start_here", "01_rnn_and_long_term_dependencies", "02_forget_gate", "03_input_gate",
-    "04_cell_state_update", "05_output_gate", "06_the_full_lstm", "90_framework_layouts",
+    "04_cell_state_update", "05_output_gate", "06_the_full_lstm", "07_vanishing_gradients",
+    "08_training_long_range", "90_framework_layouts",
 )
 
 
