@@ -88,15 +88,22 @@ def write_atomic(path, data, encoding="utf-8"):
     path = Path(path)
     raw = data.encode(encoding) if isinstance(data, str) else bytes(data)
     mode = _mode_for(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd = tmp = None
     try:
+        with interrupts_deferred():  # Stop cannot fall between creating the file and noting it
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as out:
+            fd = None  # closed by the `with` from here on
             out.write(raw)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise

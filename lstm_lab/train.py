@@ -694,12 +694,20 @@ def fit(
         with np.errstate(all="ignore"):  # an overflow shows as inf, reported below
             trace = model.forward(x)
             loss, dy = task.loss(trace.output, y)
-            grads = model.backward(trace, dy)
-            norm = global_norm(grads)
+            grads, norm = None, math.inf
+            if math.isfinite(loss) and np.isfinite(dy).all():
+                try:
+                    grads = model.backward(trace, dy)
+                    norm = global_norm(grads)
+                except ValueError as err:
+                    # an overflow half-way through backward (dh = dy W_hy with huge weights),
+                    # which the cell refuses to propagate: the gradient is not finite
+                    if "NaN or inf" not in str(err):
+                        raise
         hist.loss.append(loss)
         hist.grad_norms.append(norm)
         hist.steps = step
-        for what, value in (("loss", loss), ("gradient norm", norm)):
+        for what, value in (("loss", loss), ("gradient", norm)):
             if not math.isfinite(value):
                 diverge(step, what, value, step - 1)  # nothing sensible to step with: stop here
                 return loss
