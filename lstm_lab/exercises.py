@@ -1489,6 +1489,8 @@ def check_forget_gate(fn, *, time_limit=None):
     """Check fn(x_t, h_prev, W_xf, W_hf, b_f) -> f_t = sigmoid(W_xf x_t + W_hf h_{t-1} + b_f).
 
     x_t (D,), h_prev (H,), W_xf (H, D), W_hf (H, H), b_f (H,); f_t (H,). Returns a `CheckResult`.
+    Every checker takes ``time_limit``, the seconds each call of fn may take (default
+    ``TIME_LIMIT``, 5).
     """
     return _check(_gate_exercise("f"), fn, time_limit)
 
