@@ -667,7 +667,8 @@ def _same_explorer(a, b):
             and a[4] == b[4])
 
 
-MOVES = [("forget", "slider", "b_f", 2.5), ("lstm", "slider", "W_xo", -1.5),
+MOVES = [("forget", "slider", "b_f", 2.5), ("input", "control", "sequence", "step"),
+         ("output", "slider", "b_o", 1.5), ("lstm", "slider", "W_xo", -1.5),
          ("rnn_memory", "control", "scale", 1.3), ("memory_span", "slider", "W_hf", 0.7),
          ("update", "control", "t", 9)]
 
@@ -715,6 +716,29 @@ def test_a_slider_move_that_fails_anywhere_leaves_the_explorer_as_it_was(
     assert ex.error is None and widget.value == value
 
 
+@pytest.mark.parametrize("exc", [Fault("draw failed"), KeyboardInterrupt()],
+                         ids=["error", "interrupt"])
+@pytest.mark.parametrize("name", ["lstm", "rnn_memory"])
+def test_a_reset_that_fails_anywhere_leaves_the_explorer_as_it_was(explorer_factory, name, exc):
+    ex = explorer_factory(name)
+    first = next(iter(ex.sliders.values()))
+    first.value = first.value + 0.5
+    before = _explorer_state(ex)
+    targets = _targets(ex)
+    total = count_calls(targets, ex.reset)
+    first.value = first.value + 0.5
+    before = _explorer_state(ex)
+    for n in range(1, total + 1):
+        with failing(_targets(ex), n, exc):
+            if isinstance(exc, Exception):
+                ex.reset()
+                assert ex.error is exc, n
+            else:
+                with pytest.raises(KeyboardInterrupt):
+                    ex.reset()
+        assert _same_explorer(_explorer_state(ex), before), f"call {n} of {total}"
+
+
 # ============================================================================ files
 
 
@@ -760,6 +784,31 @@ def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path):
     assert "refused:" in proc.stdout, proc.stderr
     assert path.read_text(encoding="utf-8") == "the old notebook"
     assert [p.name for p in tmp_path.iterdir()] == ["notebook.ipynb"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+@pytest.mark.parametrize("tool, target", [
+    ("freeze_constraints.py", "requirements/constraints.txt"),
+    ("manifest.py", "notebooks/MANIFEST.sha256"),
+])
+def test_the_data_writing_tools_on_a_full_disk_keep_the_old_file(tmp_path, tool, target):
+    root = tmp_path / "repo"
+    (root / "tools").mkdir(parents=True)
+    shutil.copy(ROOT / "tools" / tool, root / "tools" / tool)
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    (root / target).parent.mkdir(parents=True, exist_ok=True)
+    if not (root / target).exists():
+        (root / target).write_text("# the old file\n", encoding="utf-8")
+    old = (root / target).read_text(encoding="utf-8")
+    proc = _run_with_full_disk(f"""
+        import runpy
+        sys.argv = [{str(root / "tools" / tool)!r}]
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    """, limit=200, cwd=root)
+    assert proc.returncode != 0 and "File too large" in proc.stderr, proc.stderr
+    assert (root / target).read_text(encoding="utf-8") == old
+    assert not [p for p in (root / target).parent.iterdir() if p.name.endswith(".tmp")]
 
 
 def _repo_copy(tmp_path):
