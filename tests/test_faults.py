@@ -30,12 +30,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import lstm_lab as ll  # noqa: E402
-from lstm_lab import _atomic, exercises, experiments, generate, networks, tasks, train  # noqa: E402
+from lstm_lab import (  # noqa: E402
+    _atomic,
+    exercises,
+    experiments,
+    generate,
+    gradients,
+    networks,
+    tasks,
+    train,
+    widgets,
+)
 from lstm_lab.gradcheck import numeric_gradient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -632,15 +643,8 @@ def test_a_real_sigint_stops_the_checker():
 # ============================================================================ slider callbacks
 
 
-def _explorers():
-    from lstm_lab import widgets
-
-    return widgets
-
-
 @pytest.fixture
 def explorer_factory():
-    widgets = _explorers()
     made = []
 
     def make(name):
@@ -649,8 +653,6 @@ def explorer_factory():
         return ex
 
     yield make
-    import matplotlib.pyplot as plt
-
     for ex in made:
         ex.close()
         plt.close(ex.figure)
@@ -674,14 +676,12 @@ MOVES = [("forget", "slider", "b_f", 2.5), ("input", "control", "sequence", "ste
 
 
 def _targets(ex):
-    from lstm_lab import gradients, plots, widgets
-
+    """What an explorer update calls: the cell, the maths, the plots and the canvas."""
     found = [(ex.cell, "forward"), (ex, "_update_artists"), (ex, "_draw"),
              (widgets, "input_sequence"), (gradients, "state_jacobians"),
              (widgets, "rnn_input_jacobian_norms")]
     found += [(p, "update") for p in ex.plots.values() if hasattr(p, "update")]
     found += [(p, "set_time") for p in ex.plots.values() if hasattr(p, "set_time")]
-    del plots
     return found
 
 
@@ -723,9 +723,7 @@ def test_a_reset_that_fails_anywhere_leaves_the_explorer_as_it_was(explorer_fact
     ex = explorer_factory(name)
     first = next(iter(ex.sliders.values()))
     first.value = first.value + 0.5
-    before = _explorer_state(ex)
-    targets = _targets(ex)
-    total = count_calls(targets, ex.reset)
+    total = count_calls(_targets(ex), ex.reset)
     first.value = first.value + 0.5
     before = _explorer_state(ex)
     for n in range(1, total + 1):
