@@ -11,7 +11,8 @@ learning rate, schedule and clipping are the task's, never the cell's, so a comp
 between cells is fair. Progress goes to stderr; the last line of stdout is one JSON object
 with the task, cell, T, seed, steps, seconds, the test metric (``test_mse``, ``test_xent``
 or ``test_accuracy``) on a held-out test set, and its memoryless baseline
-(``baseline_mse``, ``baseline_xent`` or ``baseline_accuracy``).
+(``baseline_mse``, ``baseline_xent`` or ``baseline_accuracy``). A run whose training
+diverged says ``"diverged": true``; a number that became inf or NaN is written as null.
 
 ``--quick`` is a small budget for CI: it trains end to end in a few seconds but learns
 little.
@@ -21,12 +22,14 @@ The same run from Python: ``run('adding', 'lstm', T=100, seed=0)`` returns the d
 
 import argparse
 import json
+import math
 import sys
 import time
 
 import numpy as np
 
 from . import CELLS
+from ._checks import check_elements, check_size
 from .tasks import TASKS
 from .train import SequenceModel, blas_threads, fit, step_schedule
 
@@ -82,6 +85,13 @@ def run(
     ):
         if value is not None:
             budget[key] = value
+    for key in ("T", "steps", "hidden", "batch", "test_size"):
+        budget[key] = check_size(budget[key], key)
+    # sizes from a command line: refuse before anything is allocated
+    check_elements("the trace (T, B, H)", T=budget["T"], B=budget["batch"], H=budget["hidden"])
+    check_elements("the test set's trace (T, test_size, H)", T=budget["T"],
+                   test_size=budget["test_size"], H=budget["hidden"])
+    check_elements("W_h (4H, H)", G=4, H=budget["hidden"], H_=budget["hidden"])
     options = {}
     if forget_bias is not None:
         if cell not in ("lstm", "peephole", "coupled"):
@@ -112,10 +122,11 @@ def run(
         description=f"{task} {cell} T={budget['T']}",
     )
     x_test, y_test = the_task.sample(budget["test_size"], np.random.default_rng([seed, 2]))
-    with blas_threads(1):
+    with blas_threads(1), np.errstate(all="ignore"):  # an overflow scores inf, shown as null
         score = the_task.evaluate(model.predict(x_test), y_test)
     seconds = time.perf_counter() - start
-    return {
+    finite_losses = [v for v in hist.loss if math.isfinite(v)]
+    result = {
         "task": task,
         "cell": cell,
         "T": the_task.T,
@@ -132,10 +143,14 @@ def run(
         "optimizer": "adam",
         "num_params": model.num_params,
         "test_size": budget["test_size"],
-        "final_train_loss": hist.loss[-1],
+        "final_train_loss": finite_losses[-1] if finite_losses else None,
         "quick": bool(quick),
         "forget_bias": getattr(model.cell, "forget_bias", None),
+        "diverged": hist.diverged,
     }
+    # strict JSON has no NaN or Infinity: a diverged run's non-finite numbers become null
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in result.items()}
 
 
 def _parser():
@@ -203,7 +218,7 @@ def main(argv=None):
         )
     except ValueError as err:
         parser.error(str(err))
-    print(json.dumps(result))
+    print(json.dumps(result, allow_nan=False))
     sys.stdout.flush()
     return 0
 

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ._checks import check_elements
 from .train import accuracy, mse, softmax_cross_entropy
 
 __all__ = [
@@ -88,6 +89,7 @@ def adding_problem(batch, T, rng=None, dtype=np.float64):
     """
     B = _check_positive(batch, "batch")
     T = _check_positive(T, "T", 2)
+    check_elements("x (T, B, 2)", T=T, B=B, D=2)
     rng = _rng(rng)
     half = T // 2
     x = np.zeros((T, B, 2), dtype=dtype)
@@ -147,6 +149,8 @@ def copy_task(batch, T, rng=None, n_symbols=8, length=10, dtype=np.float64):
     T = _check_positive(T, "T")
     n_symbols = _check_positive(n_symbols, "n_symbols")
     length = _check_positive(length, "length")
+    check_elements("x (T + 2*length, B, n_symbols + 2)", steps=T + 2 * length, B=B,
+                   D=n_symbols + 2)
     rng = _rng(rng)
     total = T + 2 * length
     symbols = rng.integers(1, n_symbols + 1, size=(length, B))
@@ -186,7 +190,12 @@ def copy_memoryless_logits(T, batch, n_symbols=8, length=10, confidence=50.0, dt
     (25, 1, 9)
     """
     T = _check_positive(T, "T")
+    batch = _check_positive(batch, "batch")
+    n_symbols = _check_positive(n_symbols, "n_symbols")
+    length = _check_positive(length, "length")
     total = T + 2 * length
+    check_elements("logits (T + 2*length, B, n_symbols + 1)", steps=total, B=batch,
+                   K=n_symbols + 1)
     logits = np.zeros((total, batch, n_symbols + 1), dtype=dtype)
     logits[: T + length, :, COPY_BLANK] = confidence
     logits[T + length :, :, COPY_BLANK] = -confidence
@@ -256,6 +265,7 @@ def longrange_task(batch, T, rng=None, n_keys=4, dtype=np.float64):
     B = _check_positive(batch, "batch")
     T = _check_positive(T, "T", len(LONGRANGE_OPENING) + 1)
     vocab = longrange_vocabulary(n_keys)
+    check_elements("x (T, B, V)", T=T, B=B, V=len(vocab))
     index = {w: k for k, w in enumerate(vocab)}
     rng = _rng(rng)
     keys = rng.integers(0, n_keys, size=B)

@@ -14,8 +14,10 @@ Every explorer in `EXPLORERS` keeps the widgets contract of DESIGN.md:
   cell again and updates the existing artists before it returns, then asks the canvas to
   redraw, so everything can be tested headlessly under Agg;
 - an exception raised while updating is kept in ``.error`` and shown in the widget
-  (``.error_box``); the "Reset" button (``controls['reset']``) puts every slider and control
-  back to its default.
+  (``.error_box``); an update that fails or is interrupted (Stop) half-way is undone as a
+  whole: the cell's params, the computed trace, the moved slider or control and the figure
+  go back to what they were; the "Reset" button (``controls['reset']``) puts every slider and
+  control back to its default.
 
 In JupyterLab after ``%matplotlib widget`` the canvas is ipympl's interactive widget. Under
 any other backend the explorer draws with Agg, shows the picture in an image widget once it
@@ -52,6 +54,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from . import diagram, gradients, plots
+from ._atomic import commit, interrupts_deferred
 from .cells import LSTMCell, RNNCell
 
 __all__ = [
@@ -293,6 +296,7 @@ class Explorer:
                 raise TypeError(f"{k} must be a finite number; got {value!r}")
             self._param_defaults[k] = float(value)
         self._holding = False    # True while reset sets many values: one update at the end
+        self._restoring = False  # True while a failed update puts the controls back
         self._live_view = False  # True once displayed: keep the snapshot image current
         self.error = None
         self.plots = {}
@@ -366,10 +370,12 @@ class Explorer:
         if name == "reset":
             control.on_click(lambda _button: self.reset())
         elif name == "t":
-            control.observe(lambda _change: self._guarded(self._time_moved), names="value")
-        elif name != "play":                      # play drives 't' through a link
-            control.observe(lambda _change: self._guarded(self._refresh_unless_holding),
+            control.observe(lambda change: self._guarded(self._time_moved, (control, change)),
                             names="value")
+        elif name != "play":                      # play drives 't' through a link
+            control.observe(
+                lambda change: self._guarded(self._refresh_unless_holding, (control, change)),
+                names="value")
 
     # -- updates -----------------------------------------------------------------------------
 
@@ -381,7 +387,7 @@ class Explorer:
         def work():
             self._apply_param(name, change["new"])
             self._refresh_unless_holding()
-        self._guarded(work)
+        self._guarded(work, (self.sliders[name], change))
 
     def _refresh_unless_holding(self):
         if not self._holding:
@@ -401,14 +407,53 @@ class Explorer:
         """Run the model for the current settings and redraw; an error is shown, not raised."""
         self._guarded(lambda: (self.recompute(), self._update_artists(), self._draw()))
 
-    def _guarded(self, work):
+    def _guarded(self, work, moved=None):
+        """Run one update as a whole: if it fails or is interrupted half-way, the cell's params,
+        what ``recompute`` computed, the sliders and controls (`moved` = (widget, change) for
+        the one that triggered it) and the figure go back to what they were. An error is then
+        shown (and kept in ``.error``); an interrupt goes on once everything is back."""
+        if self._restoring:
+            return
+        state = dict(self.__dict__)
+        params = [(arr.copy(), arr) for arr in self.cell.params.values()]
+        values = [(w, w.value) for w in self._value_widgets()]
+        if moved is not None:
+            widget, change = moved
+            values = [(w, change["old"] if w is widget else v) for w, v in values]
         try:
             work()
-        except Exception as exc:  # kept in .error and shown in the widget, not swallowed
-            self._show_error(exc)
+        except BaseException as exc:
+            with interrupts_deferred():
+                self._roll_back(state, params, values)
+            if not isinstance(exc, Exception):
+                raise
+            self._show_error(exc)  # kept in .error and shown in the widget, not swallowed
         else:
             if self.error is not None:
                 self._show_error(None)
+
+    def _value_widgets(self):
+        return [w for w in (*self.sliders.values(), *self.controls.values())
+                if hasattr(w, "value")]
+
+    def _roll_back(self, state, params, values):
+        """Put back the state `_guarded` saved, then redraw it."""
+        self._restoring = True
+        try:
+            for widget, value in values:
+                if widget.value != value:
+                    widget.value = value
+        finally:
+            self._restoring = False
+        commit(params)
+        for key in set(self.__dict__) - set(state):
+            del self.__dict__[key]
+        self.__dict__.update(state)
+        try:
+            self._update_artists()
+            self._draw()
+        except Exception:  # noqa: S110 -- the saved state drew before; keep what is shown
+            pass
 
     def _show_error(self, exc):
         self.error = exc
