@@ -27,6 +27,8 @@ of 's' and 'hs'.
 
 from __future__ import annotations
 
+import io
+import json
 import math
 
 import numpy as np
@@ -35,6 +37,7 @@ from ._checks import as_real_array, check_size
 
 __all__ = [
     "AttentionTrace", "AdditiveAttention", "DotAttention", "Seq2Seq", "Seq2SeqTrace", "softmax",
+    "save_seq2seq", "load_seq2seq",
 ]
 
 
@@ -390,3 +393,68 @@ def _pair(x):
         raise TypeError("x must be a pair (source, decoder inputs); got "
                         f"{type(x).__name__}")
     return x[0], x[1]
+
+
+# ----------------------------------------------------------------------------- saving weights
+
+
+def _kind_of(cell):
+    from .cells import CELLS
+
+    for name, cls in CELLS.items():
+        if type(cell) is cls:
+            return name
+    raise TypeError(f"{type(cell).__name__} is not a registered cell (lstm_lab.CELLS)")
+
+
+def save_seq2seq(model, path):
+    """Write a ``Seq2Seq``'s weights and its description to an .npz file (no pickle), atomically.
+
+    ``load_seq2seq(path)`` builds the same model back.
+    """
+    from ._atomic import write_atomic
+
+    meta = {
+        "encoder": _kind_of(model.encoder), "decoder": _kind_of(model.decoder),
+        "input_size": model.encoder.input_size, "decoder_input_size": model.decoder.input_size,
+        "hidden_size": model.encoder.hidden_size, "output_size": model.output_size,
+        "attention": None if model.attention is None else type(model.attention).__name__,
+        "width": getattr(model.attention, "width", None), "dtype": str(model.dtype),
+        "reset_after": [getattr(c, "reset_after", None) for c in (model.encoder, model.decoder)],
+    }
+    buffer = io.BytesIO()
+    np.savez(buffer, __meta__=np.array(json.dumps(meta)), **model.params)
+    write_atomic(path, buffer.getvalue())
+
+
+def load_seq2seq(path):
+    """The ``Seq2Seq`` that ``save_seq2seq`` wrote to ``path``."""
+    from .cells import CELLS
+
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["__meta__"]))
+        arrays = {k: data[k] for k in data.files if k != "__meta__"}
+    dtype = np.dtype(meta["dtype"])
+
+    def cell(kind, input_size, reset_after):
+        options = {} if reset_after is None else {"reset_after": reset_after}
+        return CELLS[kind](input_size, meta["hidden_size"], seed=0, dtype=dtype, **options)
+
+    H = meta["hidden_size"]
+    attention = {
+        None: lambda: None,
+        "DotAttention": lambda: DotAttention(H, dtype=dtype),
+        "AdditiveAttention": lambda: AdditiveAttention(H, H, width=meta["width"], dtype=dtype),
+    }[meta["attention"]]()
+    model = Seq2Seq(cell(meta["encoder"], meta["input_size"], meta["reset_after"][0]),
+                    cell(meta["decoder"], meta["decoder_input_size"], meta["reset_after"][1]),
+                    meta["output_size"], attention=attention)
+    if set(arrays) != set(model.params):
+        raise ValueError(f"{path}: the weights {sorted(arrays)} do not fit the model it "
+                         f"describes ({sorted(model.params)})")
+    for name, value in arrays.items():
+        target = model.params[name]
+        if value.shape != target.shape:
+            raise ValueError(f"{path}: {name} has shape {value.shape}, the model {target.shape}")
+        target[...] = value
+    return model

@@ -183,3 +183,66 @@ def test_bad_inputs_are_refused_with_clear_errors():
     with pytest.raises(ValueError, match="decoder input size must be 3"):
         Seq2Seq(ll.GRUCell(2, 3), ll.GRUCell(2, 3), 2).predict((np.zeros((3, 2)),
                                                                 np.zeros((3, 2))))
+
+
+# ------------------------------------------------------------------ saving, the command
+
+
+@pytest.mark.parametrize("attention", [None, "dot", "additive"])
+def test_save_and_load_give_the_same_model(tmp_path, attention):
+    from lstm_lab.attention import load_seq2seq, save_seq2seq
+
+    model = Seq2Seq(ll.GRUCell(3, 4, seed=1, reset_after=True), ll.GRUCell(4, 4, seed=2), 3,
+                    attention=attention, seed=3)
+    path = tmp_path / "m.npz"
+    save_seq2seq(model, path)
+    again = load_seq2seq(path)
+    assert repr(again) == repr(model)
+    assert again.encoder.reset_after and not again.decoder.reset_after
+    (src, inp), _ = ReversalTask(n_symbols=3, min_length=4, max_length=4).sample(2, rng=0)
+    np.testing.assert_array_equal(again.predict((src, inp)), model.predict((src, inp)))
+    with np.load(path, allow_pickle=False) as data:  # plain arrays, no pickle needed
+        assert "__meta__" in data.files
+
+
+def test_load_refuses_weights_that_do_not_fit(tmp_path):
+    from lstm_lab.attention import load_seq2seq, save_seq2seq
+
+    model = Seq2Seq(ll.GRUCell(3, 4), ll.GRUCell(4, 4), 3, attention="dot")
+    path = tmp_path / "m.npz"
+    save_seq2seq(model, path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["W_hy"] = arrays["W_hy"][:, :3]
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="W_hy has shape"):
+        load_seq2seq(path)
+
+
+def test_the_reverse_command_reports_accuracy_by_length(tmp_path, capsys):
+    from lstm_lab import experiments
+    from lstm_lab.attention import load_seq2seq
+
+    path = tmp_path / "w.npz"
+    assert experiments.main(["reverse", "--cell", "lstm", "--attention", "additive", "--quick",
+                             "--T", "10", "--save", str(path)]) == 0
+    result = __import__("json").loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["task"] == "reverse" and result["attention"] == "additive"
+    assert set(result["accuracy_by_length"]) == {"5", "10"}
+    assert result["baseline_accuracy"] == pytest.approx(1 / 8)
+    assert result["test_accuracy"] == pytest.approx(np.mean(list(
+        result["accuracy_by_length"].values())))
+    assert load_seq2seq(path).attention is not None
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["adding", "--cell", "gru", "--attention", "dot"], "reverse task only"),
+    (["reverse", "--cell", "gru", "--forget-bias", "2"], "does not go with the reverse"),
+    (["reverse", "--cell", "gru", "--T", "3"], "at least 5"),
+])
+def test_the_reverse_command_refuses_what_does_not_fit(argv, message, capsys):
+    from lstm_lab import experiments
+
+    with pytest.raises(SystemExit):
+        experiments.main(argv)
+    assert message in capsys.readouterr().err
