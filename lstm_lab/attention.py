@@ -4,13 +4,15 @@ A decoder state s_t (size H_s) looks at every encoder state h_j (size H_h, j = 1
 each a score e_tj, turns the scores into weights that sum to one, and reads their weighted
 average, the context vector:
 
-    e_tj     = s_t . h_j                                     dot-product (Luong et al. 2015)
-    e_tj     = v_a . tanh(W_a s_t + U_a h_j + b_a)           additive (Bahdanau et al. 2014)
+    e_tj     = scale * (s_t . h_j)                           dot-product (Luong et al. 2015)
+    e_tj     = scale * v_a . tanh(W_a s_t + U_a h_j + b_a)   additive (Bahdanau et al. 2014)
     alpha_tj = exp(e_tj) / sum_k exp(e_tk)                   attention weights (softmax over j)
     ctx_t    = sum_j alpha_tj h_j                            context vector
 
 where W_a (A, H_s), U_a (A, H_h), b_a (A,) and v_a (A,) are the additive score's parameters
-(A is its width); the dot-product score has none and needs H_s = H_h.
+(A is its width); the dot-product score has none and needs H_s = H_h. ``scale`` (1 unless set)
+sharpens the weights above 1 and blurs them below; 0 makes them uniform. The Transformer's
+scaled dot product uses scale = 1 / sqrt(H).
 
 Shapes: s is (T, H_s) or (T, B, H_s), hs is (S, H_h) or (S, B, H_h), time first as everywhere
 in the package; the weights are (T, S) or (T, B, S), the context (T, H_h) or (T, B, H_h).
@@ -30,6 +32,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -98,9 +101,10 @@ def _as_batched(a, name, size, dtype, symbol):
 class _Attention:
     """What both scores share: input checks, the softmax, the context and their backward."""
 
-    def __init__(self, query_size, key_size, dtype):
+    def __init__(self, query_size, key_size, dtype, scale=1.0):
         self.query_size = check_size(query_size, "query_size")
         self.key_size = check_size(key_size, "key_size")
+        self.scale = scale
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64; got {self.dtype}")
@@ -109,6 +113,20 @@ class _Attention:
     @property
     def num_params(self):
         return int(sum(p.size for p in self.params.values()))
+
+    @property
+    def scale(self):
+        """The factor on every score (1 by default): above 1 sharper weights, below 1 blurrier."""
+        return self._scale
+
+    @scale.setter
+    def scale(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                             np.floating)):
+            raise TypeError(f"scale must be a number; got {value!r}")
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"scale must be finite and >= 0; got {value}")
+        self._scale = float(value)
 
     def _inputs(self, s, hs):
         s, sb = _as_batched(s, "s", self.query_size, self.dtype, "T")
@@ -122,7 +140,8 @@ class _Attention:
     def forward(self, s, hs):
         """Scores, weights and context for every query s_t over every encoder state h_j."""
         s, hs, batched = self._inputs(s, hs)
-        scores, u = self._scores(s, hs)
+        raw, u = self._scores(s, hs)
+        scores = self._scale * raw
         weights = softmax(scores, axis=-1)
         # ctx_t = sum_j alpha_tj h_j
         context = np.einsum("tbs,sbh->tbh", weights, hs)
@@ -145,7 +164,8 @@ class _Attention:
         dhs = np.einsum("tbs,tbh->sbh", alpha, dctx)
         # softmax: de_tj = alpha_tj (dalpha_tj - sum_k alpha_tk dalpha_tk)
         de = alpha * (dalpha - (alpha * dalpha).sum(axis=-1, keepdims=True))
-        grads = self._scores_backward(trace, de)
+        # e = scale * raw score
+        grads = self._scores_backward(trace, self._scale * de)
         grads["hs"] = grads["hs"] + dhs
         if not trace.batched:
             grads["s"], grads["hs"] = grads["s"][:, 0], grads["hs"][:, 0]
@@ -159,6 +179,7 @@ class _Attention:
 
     def __repr__(self):
         extra = f", width={self.width}" if hasattr(self, "width") else ""
+        extra += f", scale={self._scale:g}" if self._scale != 1.0 else ""
         return (f"{type(self).__name__}(query_size={self.query_size}, "
                 f"key_size={self.key_size}{extra}, num_params={self.num_params})")
 
@@ -172,8 +193,8 @@ class DotAttention(_Attention):
     [[1.0, 0.0]]
     """
 
-    def __init__(self, size, dtype=np.float64):
-        super().__init__(size, size, dtype)
+    def __init__(self, size, dtype=np.float64, scale=1.0):
+        super().__init__(size, size, dtype, scale)
 
     def _scores(self, s, hs):
         # e_tj = s_t . h_j
@@ -191,8 +212,8 @@ class AdditiveAttention(_Attention):
     +-1/sqrt(fan in) from ``seed``, b_a at zero.
     """
 
-    def __init__(self, query_size, key_size, width=None, seed=0, dtype=np.float64):
-        super().__init__(query_size, key_size, dtype)
+    def __init__(self, query_size, key_size, width=None, seed=0, dtype=np.float64, scale=1.0):
+        super().__init__(query_size, key_size, dtype, scale)
         self.width = A = check_size(width if width is not None else key_size, "width A")
         rng = np.random.default_rng(seed)
 
@@ -397,6 +418,8 @@ def _pair(x):
 
 # ----------------------------------------------------------------------------- saving weights
 
+PRETRAINED = Path(__file__).parent / "data" / "reverse_gru_dot.npz"
+
 
 def _kind_of(cell):
     from .cells import CELLS
@@ -420,6 +443,7 @@ def save_seq2seq(model, path):
         "hidden_size": model.encoder.hidden_size, "output_size": model.output_size,
         "attention": None if model.attention is None else type(model.attention).__name__,
         "width": getattr(model.attention, "width", None), "dtype": str(model.dtype),
+        "scale": None if model.attention is None else model.attention.scale,
         "reset_after": [getattr(c, "reset_after", None) for c in (model.encoder, model.decoder)],
     }
     buffer = io.BytesIO()
@@ -427,10 +451,13 @@ def save_seq2seq(model, path):
     write_atomic(path, buffer.getvalue())
 
 
-def load_seq2seq(path):
-    """The ``Seq2Seq`` that ``save_seq2seq`` wrote to ``path``."""
+def load_seq2seq(path=None):
+    """The ``Seq2Seq`` that ``save_seq2seq`` wrote to ``path``; by default the package's
+    pretrained reverser (``PRETRAINED``: a GRU encoder-decoder with dot-product attention,
+    made by the command in notebooks/data/attention_runs.py)."""
     from .cells import CELLS
 
+    path = PRETRAINED if path is None else path
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["__meta__"]))
         arrays = {k: data[k] for k in data.files if k != "__meta__"}
@@ -443,8 +470,9 @@ def load_seq2seq(path):
     H = meta["hidden_size"]
     attention = {
         None: lambda: None,
-        "DotAttention": lambda: DotAttention(H, dtype=dtype),
-        "AdditiveAttention": lambda: AdditiveAttention(H, H, width=meta["width"], dtype=dtype),
+        "DotAttention": lambda: DotAttention(H, dtype=dtype, scale=meta.get("scale", 1.0)),
+        "AdditiveAttention": lambda: AdditiveAttention(H, H, width=meta["width"], dtype=dtype,
+                                                       scale=meta.get("scale", 1.0)),
     }[meta["attention"]]()
     model = Seq2Seq(cell(meta["encoder"], meta["input_size"], meta["reset_after"][0]),
                     cell(meta["decoder"], meta["decoder_input_size"], meta["reset_after"][1]),

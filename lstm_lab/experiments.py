@@ -29,18 +29,20 @@ The same run from Python: ``run('adding', 'lstm', T=100, seed=0)`` returns the d
 import argparse
 import json
 import math
+import subprocess
 import sys
 import time
 
 import numpy as np
 
 from . import CELLS
+from ._atomic import write_atomic
 from ._checks import check_elements, check_size
 from .attention import Seq2Seq, save_seq2seq
 from .tasks import TASKS, ReversalTask
 from .train import SequenceModel, blas_threads, fit, step_schedule
 
-__all__ = ["BUDGETS", "QUICK", "REVERSE_BUDGET", "run", "run_reversal", "main"]
+__all__ = ["BUDGETS", "QUICK", "REVERSE_BUDGET", "record_runs", "run", "run_reversal", "main"]
 
 # One budget per task, shared by every cell. The adding problem's is sized so that an LSTM
 # and a GRU learn it at T = 100 well inside two minutes on one laptop-class CPU core. The copy
@@ -231,6 +233,28 @@ def run_reversal(cell, attention="none", T=None, seed=0, steps=None, quick=False
     }
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v
             for k, v in result.items()}
+
+
+def record_runs(argvs, out, made_by, **extra):
+    """Run the command once per argument list, each in a fresh interpreter, and keep the results.
+
+    Writes ``{"made_by": made_by, **extra, "runs": [{"command": ..., "result": ...}]}`` to
+    ``out`` as JSON (atomically), where each result is the JSON line the command printed, and
+    returns the runs. Progress, one line per run, goes to stderr. The data files the notebooks
+    read are made this way (notebooks/data/*.py).
+    """
+    runs = []
+    for argv in argvs:
+        argv = [str(a) for a in argv]
+        printed = subprocess.run([sys.executable, "-m", "lstm_lab.experiments", *argv],
+                                 capture_output=True, text=True, check=True).stdout
+        result = json.loads(printed.strip().splitlines()[-1])
+        runs.append({"command": " ".join(["python -m lstm_lab.experiments", *argv]),
+                     "result": result})
+        print(f"{' '.join(argv)}: {result['seconds']:.1f} s", file=sys.stderr, flush=True)
+    text = json.dumps({"made_by": made_by, **extra, "runs": runs}, indent=1) + "\n"
+    write_atomic(out, text)
+    return runs
 
 
 def _parser():

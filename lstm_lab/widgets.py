@@ -58,8 +58,8 @@ from ._atomic import commit, interrupts_deferred
 from .cells import LSTMCell, RNNCell
 
 __all__ = [
-    "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "CellUpdateExplorer", "Explorer",
-    "ForgetGateExplorer", "InputGateExplorer", "LSTMExplorer", "MemorySpanExplorer",
+    "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "AttentionExplorer", "CellUpdateExplorer",
+    "Explorer", "ForgetGateExplorer", "InputGateExplorer", "LSTMExplorer", "MemorySpanExplorer",
     "OutputGateExplorer", "RNNMemoryExplorer", "input_sequence", "rnn_input_jacobian_norms",
 ]
 
@@ -976,6 +976,141 @@ class MemorySpanExplorer(_OneUnitLSTMExplorer):
         self.plots["gates"].update(self.trace)
 
 
+class AttentionExplorer(Explorer):
+    """Step through a decoder with attention and see where it looks (notebook 13).
+
+    A trained encoder-decoder (``lstm_lab.attention.Seq2Seq``; by default the package's
+    pretrained GRU reverser with dot-product attention, ``attention.load_seq2seq()``) reverses
+    a random string of L symbols. The left panel is the attention heatmap alpha_tj, one row per
+    decoder step t, with step t outlined; the right panel the weights alpha_tj of step t as
+    bars over the source symbols, the chosen one darker, and what the decoder wrote.
+
+    The slider 'scale' multiplies every score e_tj before the softmax (the model was trained
+    with 1): below 1 the weights blur towards uniform and the decoder loses its place; above
+    1 they sharpen towards a hard choice. The model itself is left as it was. Controls: 't'
+    (the decoder step), 'L' (the string's length, also beyond the lengths the model was
+    trained on), 'example' (which random string), 'reset'.
+
+    >>> ex = AttentionExplorer()
+    >>> ex.controls['L'].value = 8
+    >>> ex.controls['t'].value = 1
+    >>> int(ex.weights[0].argmax())          # step 1 reads the last source symbol
+    7
+    >>> ex.close()
+    """
+
+    name = "attention"
+    slider_names = ("scale",)
+    defaults = {"scale": 1.0}
+    options = {"model": None, "length": 12, "example": 0, "max_length": 40}
+    figsize = (8.6, 3.6)
+
+    def _make_cell(self):
+        from .attention import Seq2Seq, load_seq2seq
+
+        model = self._opts["model"]
+        self.model = load_seq2seq() if model is None else model
+        if not isinstance(self.model, Seq2Seq) or self.model.attention is None:
+            raise TypeError("model must be a Seq2Seq with attention; got "
+                            f"{type(self.model).__name__}")
+        self._max_length = _positive_int(self._opts["max_length"], "max_length")
+        return self.model.decoder
+
+    def _make_slider(self, name):
+        slider = super()._make_slider(name)
+        slider.min, slider.max = 0.0, max(4.0, slider.value)
+        return slider
+
+    def _apply_param(self, name, value):
+        """The scale lives in its slider; ``recompute`` lends it to the model for one run."""
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"scale must be finite and >= 0; got {value}")
+
+    def _make_controls(self):
+        L = _positive_int(self._opts["length"], "length L")
+        if L > self._max_length:
+            raise ValueError(f"length must be at most max_length = {self._max_length}; got {L}")
+        style = {"description_width": "4.5em"}
+        return {
+            "t": widgets.IntSlider(value=1, min=1, max=L, description="step t", style=style,
+                                   layout=widgets.Layout(width="19em")),
+            "L": widgets.IntSlider(value=L, min=1, max=self._max_length, description="length L",
+                                   style=style, layout=widgets.Layout(width="19em")),
+            "example": widgets.IntSlider(value=int(self._opts["example"]), min=0, max=99,
+                                         description="example", style=style,
+                                         layout=widgets.Layout(width="19em")),
+        }
+
+    def recompute(self):
+        from .tasks import ReversalTask
+
+        K, L = self.model.output_size, self.controls["L"].value
+        task = ReversalTask(n_symbols=K, min_length=1, max_length=self._max_length)
+        (x, d), y = task.sample(1, rng=self.controls["example"].value, length=L)
+        self.source, self.target = x[:, 0].argmax(-1), y[:, 0]
+        attention = self.model.attention
+        trained_scale, attention.scale = attention.scale, self.sliders["scale"].value
+        try:
+            self.decoded = self.model.predict((x, d)).argmax(-1)[:, 0]
+            # the weights of the greedy run: the decoder fed its own outputs, as it decoded
+            fed = np.zeros_like(d)
+            fed[0] = d[0]
+            fed[np.arange(1, L), 0, self.decoded[:-1]] = 1.0
+            self.weights = self.model.attention_weights((x, fed))[:, 0]
+        finally:
+            attention.scale = trained_scale
+        holding, self._holding = self._holding, True   # t follows L without its own update
+        try:
+            self.controls["t"].max = L
+        finally:
+            self._holding = holding
+
+    def _build_plots(self):
+        ax_heat, ax_bars = self.figure.subplots(1, 2, width_ratios=(1.0, 1.25))
+        _margins(self.figure, left=0.7, right=0.3, bottom=0.55, top=0.35, wspace=0.3)
+        self.plots["heatmap"] = plots.plot_attention(self.weights, ax=ax_heat)
+        ax_heat.set_title(r"attention weights $\alpha_{tj}$", fontsize=10)
+        positions = np.arange(1, self._max_length + 1)
+        self._bars = ax_bars.bar(positions, np.zeros(self._max_length), width=0.8,
+                                 color=plots.COLORS["h"])
+        ax_bars.set_ylim(0, 1.05)
+        ax_bars.set_xlabel("source position $j$ (symbol below)")
+        ax_bars.set_ylabel(r"$\alpha_{tj}$")
+        self._bars_ax = ax_bars
+
+    def _update_artists(self):
+        n = len(self.source)
+        self.plots["heatmap"].update(self.weights, source=self.source.tolist(),
+                                     target=self.decoded.tolist())
+        self._bars_ax.set_xlim(0.5, n + 0.5)
+        self._bars_ax.set_xticks(range(1, n + 1))
+        self._bars_ax.set_xticklabels([str(v) for v in self.source], fontsize="small")
+        for j, bar in enumerate(self._bars):
+            bar.set_visible(j < n)
+        self._update_time()
+
+    def _update_time(self):
+        t = min(self.controls["t"].value, len(self.source))
+        self.plots["heatmap"].highlight(t)
+        row = self.weights[t - 1]
+        best = int(row.argmax())
+        for j, bar in enumerate(self._bars[: len(row)]):
+            bar.set_height(row[j])
+            bar.set_color(plots.COLORS["o"] if j == best else plots.COLORS["h"])
+        verdict = "right" if self.decoded[t - 1] == self.target[t - 1] else "wrong"
+        self._bars_ax.set_title(f"t = {t}: looks most at j = {best + 1}, writes "
+                                f"{self.decoded[t - 1]} ({verdict})", fontsize=10)
+
+    def _state_repr(self):
+        c = self.controls
+        return f"L={c['L'].value}, example={c['example'].value}, t={c['t'].value}"
+
+    @property
+    def accuracy(self):
+        """The fraction of the string decoded right at the current settings."""
+        return float(np.mean(self.decoded == self.target))
+
+
 EXPLORERS = {
     "forget": ForgetGateExplorer,
     "input": InputGateExplorer,
@@ -984,5 +1119,6 @@ EXPLORERS = {
     "lstm": LSTMExplorer,
     "rnn_memory": RNNMemoryExplorer,
     "memory_span": MemorySpanExplorer,
+    "attention": AttentionExplorer,
 }
 """Every explorer by name, as the notebooks and tests look them up."""

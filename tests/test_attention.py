@@ -17,10 +17,10 @@ def rel_error(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12)
 
 
-def make(kind, H=4, A=3, seed=0):
+def make(kind, H=4, A=3, seed=0, scale=1.0):
     if kind == "dot":
-        return DotAttention(H)
-    return AdditiveAttention(H, H + 1, width=A, seed=seed)
+        return DotAttention(H, scale=scale)
+    return AdditiveAttention(H, H + 1, width=A, seed=seed, scale=scale)
 
 
 def inputs(att, T=3, S=5, B=2, seed=1):
@@ -75,8 +75,9 @@ def test_dot_attention_looks_where_the_query_points():
 
 @pytest.mark.parametrize("kind", ["dot", "additive"])
 @pytest.mark.parametrize("B", [None, 2])
-def test_backward_matches_finite_differences(kind, B):
-    att = make(kind)
+@pytest.mark.parametrize("scale", [1.0, 0.6])
+def test_backward_matches_finite_differences(kind, B, scale):
+    att = make(kind, scale=scale)
     s, hs = inputs(att, B=B)
     rng = np.random.default_rng(7)
     trace = att.forward(s, hs)
@@ -194,10 +195,13 @@ def test_save_and_load_give_the_same_model(tmp_path, attention):
 
     model = Seq2Seq(ll.GRUCell(3, 4, seed=1, reset_after=True), ll.GRUCell(4, 4, seed=2), 3,
                     attention=attention, seed=3)
+    if attention is not None:
+        model.attention.scale = 0.5
     path = tmp_path / "m.npz"
     save_seq2seq(model, path)
     again = load_seq2seq(path)
     assert repr(again) == repr(model)
+    assert attention is None or again.attention.scale == 0.5
     assert again.encoder.reset_after and not again.decoder.reset_after
     (src, inp), _ = ReversalTask(n_symbols=3, min_length=4, max_length=4).sample(2, rng=0)
     np.testing.assert_array_equal(again.predict((src, inp)), model.predict((src, inp)))
@@ -246,3 +250,15 @@ def test_the_reverse_command_refuses_what_does_not_fit(argv, message, capsys):
     with pytest.raises(SystemExit):
         experiments.main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_scale_sharpens_blurs_and_zero_makes_the_weights_uniform():
+    s, hs = inputs(make("dot"))
+    widths = {}
+    for scale in (0.0, 1.0, 4.0):
+        w = DotAttention(4, scale=scale).forward(s, hs).weights
+        widths[scale] = float(w.max(axis=-1).mean())
+    np.testing.assert_allclose(DotAttention(4, scale=0.0).forward(s, hs).weights, 1 / 5)
+    assert widths[0.0] < widths[1.0] < widths[4.0], widths
+    with pytest.raises(ValueError, match="scale must be finite and >= 0"):
+        DotAttention(4, scale=-1.0)
