@@ -113,7 +113,7 @@ def test_parse_constraints_rejects_ranges():
         parse_constraints("numpy>=1.24\n")
 
 
-@pytest.mark.parametrize("group", ["runtime", "test"])
+@pytest.mark.parametrize("group", ["runtime", "test", "teach"])
 def test_every_runtime_and_test_dependency_is_pinned_compatibly(group):
     pins = constraints()
     for name, req in declared(group).items():
