@@ -1986,13 +1986,13 @@ def parts(name):
 
     >>> [label for label, _ in parts("cell_update")]
     ['the forget gate is open and the input gate closed', 'the forget gate is closed and the \
-input gate open', 'every term together (the random cases)']
+input gate open', 'the random cases']
     """
     ex = _EXERCISES[name]()
     out = [(case.label.split(" (")[0].split(":")[0], [k])
            for k, case in enumerate(ex.cases) if case.hint]
     together = [k for k, case in enumerate(ex.cases) if not case.hint]
-    return out + [("every term together (the random cases)", together)]
+    return out + [("the random cases", together)]
 
 
 def _graded_run(name, fn, time_limit):
