@@ -1676,16 +1676,16 @@ def _show_seq(case, got):
 @cache
 def _lstm_forward_exercise():
     rng = np.random.default_rng(7000)
-    H, D = 3, 2
-    specs = [("one step (T = 1) from zero states", 1, 2, False,
+    H = 3
+    specs = [("one step (T = 1) from zero states", 1, 2, 2, False,
               "one step of the equations on a batch (x[t] @ W_x*.T)"),
-             ("the states are carried (T = 4, h0 = c0 = 0)", 4, 2, False,
+             ("the states are carried (T = 4, h0 = c0 = 0)", 4, 2, 2, False,
               "how h_t and c_t feed the next step"),
-             ("start from h0 and c0 (T = 2)", 2, 2, True, "the initial states h0, c0"),
-             ("random 1 (T = 5, B = 3)", 5, 3, True, ""),
-             ("random 2 (T = 3, B = 4)", 3, 4, True, "")]
+             ("start from h0 and c0 (T = 2)", 2, 2, 2, True, "the initial states h0, c0"),
+             ("random 1 (T = 5, B = 3)", 5, 3, 2, True, ""),
+             ("random 2 (T = 3, B = 4, D = H = 3)", 3, 4, 3, True, "")]
     cases = []
-    for label, T, B, with_state, hint in specs:
+    for label, T, B, D, with_state, hint in specs:
         P = _random_params(rng, D, H, "figo")
         x = _rounded(rng, (T, B, D), 0.3, 1.5)
         h0 = _rounded(rng, (B, H), 0.1, 0.9) if with_state else np.zeros((B, H))
@@ -1700,7 +1700,7 @@ def _lstm_forward_exercise():
 
     return _Exercise(name="check_lstm_forward", call="fn(x, h0, c0, params) -> dict of (T, B, H)",
                      kind="sequence", result="Every state and gate", equation=_SEQ_EQ,
-                     cases=cases, mistakes=_seq_mistakes(), variant=variant, depth=1, H=H, D=D,
+                     cases=cases, mistakes=_seq_mistakes(), variant=variant, depth=1, H=H, D=2,
                      read=_read_seq, show_got=_show_seq,
                      together="One step and the initial states are right, the longer runs not: "
                               "look at how the states go from one step to the next.",

@@ -141,6 +141,22 @@ def test_frameworks_only_in_the_parity_extra():
     assert str(parity["torch"].specifier) == "==2.13.0", "torch must be pinned exactly (CPU build)"
 
 
+def test_nbgrader_only_in_the_teach_extra_and_pinned_exactly():
+    """Students never need nbgrader; teachers (and CI) get the exact version the notebooks'
+    nbgrader metadata and the grading workflow test are written against."""
+    assert "nbgrader" not in declared("runtime", "test")
+    teach = declared("teach")
+    assert str(teach["nbgrader"].specifier) == "==0.9.6"
+    assert constraints()["nbgrader"] == "0.9.6"
+
+
+def test_ci_installs_the_teach_extra():
+    """tools/_venv.sh (which .ci/run and tools/test use) installs [test,teach], so that a
+    missing nbgrader fails the grading workflow test in CI instead of going unnoticed."""
+    text = (ROOT / "tools" / "_venv.sh").read_text(encoding="utf-8")
+    assert '-e "$REPO[test,teach]"' in text
+
+
 def test_constraints_match_the_installed_closure():
     """In the pinned environment, the file equals what tools/freeze_constraints.py writes.
 

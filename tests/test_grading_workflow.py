@@ -26,7 +26,6 @@ import html
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,12 +69,12 @@ MISTAKES = {
                            "d_c = dh_t * o_t * (1 - tanh_c**2)",
                            "The incoming dc_t is left out", 2),
     "lstm_forward": ('+ h @ params["W_h" + gate].T', '+ h0 @ params["W_h" + gate].T',
-                     "The hidden state is not carried from step to step", 2),
+                     "The hidden state is not carried from step to step", 3),
     "rnn_bptt": ("(dh[t] + dh_next)", "dh[t]",
                  "The gradient is not carried back through time", 2),
     # the find-the-bug exercise: the student hands in the buggy code unchanged
     "lstm_forward_fixed": ('h @ params["W_hf"].T', 'h @ params["W_hf"]',
-                           "W_hf is used transposed", 2),
+                           "W_hf is used transposed", 3),
 }
 HANGS = {"forget_gate", "lstm_forward"}     # the faulty student's endless loops; the rest raise
 
@@ -198,7 +197,7 @@ def test_exact_score_table(course):
     table = {student: (float(row["score"]), float(row["max_score"]))
              for student, row in rows.items()}
     assert table == {student: (score, TOTAL) for student, score in SCORES.items()}
-    assert SCORES["mistakes"] == 14.0   # 31 of the 45 points lost, each mistake exactly its parts
+    assert SCORES["mistakes"] == 8.0   # 37 of the 45 points lost, each mistake exactly its parts
 
 
 def test_each_mistake_loses_exactly_its_parts_and_is_named(course):
