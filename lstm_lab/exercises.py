@@ -1636,22 +1636,25 @@ def _read_seq(case, value):
     if missing:
         return None, (f"Your function returned no {', '.join(missing)}: the dict needs the "
                       f"states h and c and every gate f, i, g, o, each (T, B, H).")
+    why = {(B, T, H): " Time comes first here: index [t, b, unit].",
+           (B, H): " That is one step's values: keep every step, stacked along time."}
+    return _read_arrays(value, {k: (T, B, H) for k in _SEQ_KEYS}, lambda k: k, why)
+
+
+def _read_arrays(value, shapes, label, why=None):
+    """value[k] for every k of `shapes` as a finite float array of shape shapes[k], or (None,
+    what is wrong); label(k) names it in the sentence, why maps a wrong shape to its cause."""
     out = {}
-    for k in _SEQ_KEYS:
+    for k, shape in shapes.items():
         try:
             arr = np.asarray(value[k], dtype=float)
         except (TypeError, ValueError):
-            return None, f"Your function returned a {k} that is not a real array."
-        if arr.shape != (T, B, H):
-            why = ""
-            if arr.shape == (B, T, H):
-                why = " Time comes first here: index [t, b, unit]."
-            elif arr.shape == (B, H):
-                why = " That is one step's values: keep every step, stacked along time."
-            return None, (f"Your function returned {k} of shape {arr.shape}; it must be "
-                          f"(T, B, H) = ({T}, {B}, {H}).{why}")
+            return None, f"Your function returned {label(k)} that is not a real array."
+        if arr.shape != shape:
+            return None, (f"Your function returned {label(k)} of shape {arr.shape}; it must "
+                          f"have the shape {shape}.{(why or {}).get(arr.shape, '')}")
         if not np.isfinite(arr).all():
-            return None, f"Your function returned NaN or inf in {k}."
+            return None, f"Your function returned NaN or inf in {label(k)}."
         out[k] = arr
     return out, None
 
@@ -1776,19 +1779,8 @@ def _read_bptt(case, value):
     if missing:
         return None, (f"Your function returned no gradient for {', '.join(missing)}: the keys "
                       f"are {', '.join(_BPTT_KEYS)} (or the same with a leading d).")
-    out = {}
-    for k in _BPTT_KEYS:
-        try:
-            arr = np.asarray(grads[k], dtype=float)
-        except (TypeError, ValueError):
-            return None, f"Your function returned a gradient for {k} that is not a real array."
-        if arr.shape != expected[k].shape:
-            return None, (f"Your function returned a gradient for {k} of shape {arr.shape}; a "
-                          f"gradient has the shape of its variable, {expected[k].shape}.")
-        if not np.isfinite(arr).all():
-            return None, f"Your function returned NaN or inf in the gradient of {k}."
-        out[k] = arr
-    return out, None
+    return _read_arrays(grads, {k: expected[k].shape for k in _BPTT_KEYS},
+                        lambda k: f"the gradient of {k} (shaped like {k} itself)")
 
 
 def _show_bptt(case, got):
