@@ -24,6 +24,12 @@ symbol table)::
     check_lstm_step(fn)        fn(x_t, h_prev, c_prev, params)  -> (h_t, c_t)
     check_gru_step(fn)         fn(x_t, h_prev, params)          -> h_t  (reset before W_hg)
     check_lstm_step_backward(fn)  fn(dh_t, dc_t, cache)         -> dict of gradients
+    check_gru_step_reset_after(fn)  fn(x_t, h_prev, params)     -> h_t  (reset after W_hg)
+    check_lstm_forward(fn)     fn(x, h0, c0, params)  -> dict 'h', 'c', 'f', 'i', 'g', 'o' (T, B, H)
+    check_rnn_bptt(fn)         fn(x, h0, params, dh)  -> dict of gradients (BPTT, vanilla RNN)
+
+For nbgrader, ``grade(name, fn, part)`` grades one part of an exercise in a test cell (see
+the end of this module and docs/teachers_guide.md).
 
 >>> def forget_gate(x_t, h_prev, W_xf, W_hf, b_f):
 ...     return 1 / (1 + np.exp(-(W_xf @ x_t + W_hf @ h_prev + b_f)))

@@ -277,7 +277,8 @@ def test_classroom_lab_switches_off_nbgrader_and_notebook_extensions(tmp_path):
         "               find_extensions=True)\n"
         "on = sorted(k for k, v in app.jpserver_extensions.items() if v)\n"
         "page = get_page_config(jupyter_path('labextensions'))\n"
-        "off = sorted(k for k, v in page.get('disabledExtensions', {}).items() if v)\n"
+        "off = page.get('disabledExtensions', [])\n"
+        "off = sorted(k for k in off if off[k]) if isinstance(off, dict) else sorted(off)\n"
         "print(json.dumps({'on': on, 'off': off}))\n")
 
     def ask(config_path):
