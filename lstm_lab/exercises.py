@@ -186,7 +186,8 @@ def _run_limited(fn, args, limit):
     own handler. Where signals are not available (Windows, other threads) the call runs in a
     helper thread that is abandoned, and asked to stop, when the time is up.
     """
-    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+    if (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) is not None):  # None: a handler set from C
         return _run_with_alarm(fn, args, limit)
     return _run_in_thread(fn, args, limit)
 
@@ -207,15 +208,15 @@ def _run_with_alarm(fn, args, limit):
             state["outer_fired"] = True   # the outer timer's moment: its handler decides
             if callable(outer_handler):
                 outer_handler(signum, frame)
-            elif outer_handler in (signal.SIG_DFL, None):   # what the alarm would have done
+            elif outer_handler == signal.SIG_DFL:   # what the alarm would have done
                 signal.signal(signal.SIGALRM, signal.SIG_DFL)
                 signal.raise_signal(signal.SIGALRM)
             return
         if now >= deadline:
             raise _TimeUp
 
-    signal.signal(signal.SIGALRM, on_alarm)
     try:
+        signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, max(min(limit, outer_delay or limit), 1e-6), 0.05)
         try:
             return fn(*args)
@@ -1505,6 +1506,8 @@ def check_forget_gate(fn, *, time_limit=None):
     """Check fn(x_t, h_prev, W_xf, W_hf, b_f) -> f_t = sigmoid(W_xf x_t + W_hf h_{t-1} + b_f).
 
     x_t (D,), h_prev (H,), W_xf (H, D), W_hf (H, H), b_f (H,); f_t (H,). Returns a `CheckResult`.
+    Every checker takes ``time_limit``, the seconds each call of fn may take (default
+    ``TIME_LIMIT``, 5).
     """
     return _check(_gate_exercise("f"), fn, time_limit)
 

@@ -675,17 +675,17 @@ def fit(
     x_val, y_val = task.sample(eval_batch, np.random.default_rng([seed, 1]), dtype=dtype)
     hist = History(task.metric)
 
-    def diverge(step, what, value, kept):
+    def diverge(step, reason, kept):
         hist.diverged = True
-        hist.message = (f"diverged at step {step}: the {what} became {value}; kept the last "
-                        f"finite weights (after step {kept})")
+        hist.message = (f"diverged at step {step}: {reason}; kept the last finite weights "
+                        f"(those after step {kept})")
 
     def evaluate(step):
         with np.errstate(all="ignore"):  # an overflow shows as inf, reported below
             value = task.evaluate(model.predict(x_val), y_val)
         hist.evals.append((step, value))
         if not math.isfinite(value):
-            diverge(step, f"held-out {task.metric}", value, step)
+            diverge(step, f"the held-out {task.metric} is {value}", step)
         return value
 
     def train_step(step):
@@ -707,16 +707,16 @@ def fit(
         hist.loss.append(loss)
         hist.grad_norms.append(norm)
         hist.steps = step
-        for what, value in (("loss", loss), ("gradient", norm)):
+        for what, value in (("loss", loss), ("gradient norm", norm)):
             if not math.isfinite(value):
-                diverge(step, what, value, step - 1)  # nothing sensible to step with: stop here
+                diverge(step, f"the {what} is {value}", step - 1)  # nothing to step with
                 return loss
         if clip and norm > clip:
             clip_grad_norm(grads, clip)
         try:
             optimizer.step(grads)
-        except FloatingPointError as err:  # the step itself would overflow; nothing was changed
-            diverge(step, "step", f"too large ({err})", step - 1)
+        except FloatingPointError:  # the step itself would overflow; nothing was changed
+            diverge(step, "the update would make a weight inf or NaN", step - 1)
         return loss
 
     bar = Progress(steps, description or f"{task.name}", mode=progress)
@@ -745,5 +745,6 @@ def fit(
         if not hist.message:
             hist.message = (f"{task.metric} {hist.final:.4f} after {hist.steps} steps"
                             if hist.final is not None else f"stopped after {hist.steps} steps")
+        bar.step = hist.steps
         bar.close(hist.message)
     return hist

@@ -14,8 +14,10 @@ Every explorer in `EXPLORERS` keeps the widgets contract of DESIGN.md:
   cell again and updates the existing artists before it returns, then asks the canvas to
   redraw, so everything can be tested headlessly under Agg;
 - an exception raised while updating is kept in ``.error`` and shown in the widget
-  (``.error_box``); the "Reset" button (``controls['reset']``) puts every slider and control
-  back to its default.
+  (``.error_box``); an update that fails or is interrupted (Stop) half-way is undone as a
+  whole: the cell's params, the computed trace, the moved slider or control and the figure
+  go back to what they were; the "Reset" button (``controls['reset']``) puts every slider and
+  control back to its default.
 
 In JupyterLab after ``%matplotlib widget`` the canvas is ipympl's interactive widget. Under
 any other backend the explorer draws with Agg, shows the picture in an image widget once it

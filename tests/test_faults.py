@@ -30,12 +30,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import lstm_lab as ll  # noqa: E402
-from lstm_lab import _atomic, exercises, experiments, generate, networks, tasks, train  # noqa: E402
+from lstm_lab import (  # noqa: E402
+    _atomic,
+    exercises,
+    experiments,
+    generate,
+    gradients,
+    networks,
+    tasks,
+    train,
+    widgets,
+)
 from lstm_lab.gradcheck import numeric_gradient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -632,15 +643,8 @@ def test_a_real_sigint_stops_the_checker():
 # ============================================================================ slider callbacks
 
 
-def _explorers():
-    from lstm_lab import widgets
-
-    return widgets
-
-
 @pytest.fixture
 def explorer_factory():
-    widgets = _explorers()
     made = []
 
     def make(name):
@@ -649,8 +653,6 @@ def explorer_factory():
         return ex
 
     yield make
-    import matplotlib.pyplot as plt
-
     for ex in made:
         ex.close()
         plt.close(ex.figure)
@@ -667,20 +669,19 @@ def _same_explorer(a, b):
             and a[4] == b[4])
 
 
-MOVES = [("forget", "slider", "b_f", 2.5), ("lstm", "slider", "W_xo", -1.5),
+MOVES = [("forget", "slider", "b_f", 2.5), ("input", "control", "sequence", "step"),
+         ("output", "slider", "b_o", 1.5), ("lstm", "slider", "W_xo", -1.5),
          ("rnn_memory", "control", "scale", 1.3), ("memory_span", "slider", "W_hf", 0.7),
          ("update", "control", "t", 9)]
 
 
 def _targets(ex):
-    from lstm_lab import gradients, plots, widgets
-
+    """What an explorer update calls: the cell, the maths, the plots and the canvas."""
     found = [(ex.cell, "forward"), (ex, "_update_artists"), (ex, "_draw"),
              (widgets, "input_sequence"), (gradients, "state_jacobians"),
              (widgets, "rnn_input_jacobian_norms")]
     found += [(p, "update") for p in ex.plots.values() if hasattr(p, "update")]
     found += [(p, "set_time") for p in ex.plots.values() if hasattr(p, "set_time")]
-    del plots
     return found
 
 
@@ -713,6 +714,27 @@ def test_a_slider_move_that_fails_anywhere_leaves_the_explorer_as_it_was(
         assert _same_explorer(_explorer_state(ex), before), f"call {n} of {total}"
     do_move()                                   # and the explorer still works afterwards
     assert ex.error is None and widget.value == value
+
+
+@pytest.mark.parametrize("exc", [Fault("draw failed"), KeyboardInterrupt()],
+                         ids=["error", "interrupt"])
+@pytest.mark.parametrize("name", ["lstm", "rnn_memory"])
+def test_a_reset_that_fails_anywhere_leaves_the_explorer_as_it_was(explorer_factory, name, exc):
+    ex = explorer_factory(name)
+    first = next(iter(ex.sliders.values()))
+    first.value = first.value + 0.5
+    total = count_calls(_targets(ex), ex.reset)
+    first.value = first.value + 0.5
+    before = _explorer_state(ex)
+    for n in range(1, total + 1):
+        with failing(_targets(ex), n, exc):
+            if isinstance(exc, Exception):
+                ex.reset()
+                assert ex.error is exc, n
+            else:
+                with pytest.raises(KeyboardInterrupt):
+                    ex.reset()
+        assert _same_explorer(_explorer_state(ex), before), f"call {n} of {total}"
 
 
 # ============================================================================ files
@@ -762,6 +784,31 @@ def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["notebook.ipynb"]
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+@pytest.mark.parametrize("tool, target", [
+    ("freeze_constraints.py", "requirements/constraints.txt"),
+    ("manifest.py", "notebooks/MANIFEST.sha256"),
+])
+def test_the_data_writing_tools_on_a_full_disk_keep_the_old_file(tmp_path, tool, target):
+    root = tmp_path / "repo"
+    (root / "tools").mkdir(parents=True)
+    shutil.copy(ROOT / "tools" / tool, root / "tools" / tool)
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    (root / target).parent.mkdir(parents=True, exist_ok=True)
+    if not (root / target).exists():
+        (root / target).write_text("# the old file\n", encoding="utf-8")
+    old = (root / target).read_text(encoding="utf-8")
+    proc = _run_with_full_disk(f"""
+        import runpy
+        sys.argv = [{str(root / "tools" / tool)!r}]
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    """, limit=200, cwd=root)
+    assert proc.returncode != 0 and "File too large" in proc.stderr, proc.stderr
+    assert (root / target).read_text(encoding="utf-8") == old
+    assert not [p for p in (root / target).parent.iterdir() if p.name.endswith(".tmp")]
+
+
 def _repo_copy(tmp_path):
     """A copy of the tools and notebooks to run them on (the tools find paths from their file)."""
     root = tmp_path / "repo"
@@ -801,14 +848,15 @@ def _change_a_solution(root):
 @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
 def test_make_student_notebooks_on_a_full_disk_leaves_every_file_whole(tmp_path):
     root = _repo_copy(tmp_path)
-    _change_a_solution(root)
+    solution = _change_a_solution(root)
     before = _snapshot_files(root)
     proc = _run_tool(root, "make_student_notebooks.py", full_disk=True)
     assert proc.returncode != 0 and "File too large" in proc.stderr, proc.stderr
     assert _snapshot_files(root) == before
     proc = _run_tool(root, "make_student_notebooks.py")   # with room again: it goes through
     assert proc.returncode == 0, proc.stderr
-    assert _run_tool(root, "manifest.py", "--check").returncode == 0
+    trusted = _run_tool(root, "manifest.py", "--trusted").stdout.split()
+    assert f"notebooks/exercises/student/{solution.name}" in trusted, "manifest not updated"
 
 
 _FAKE_EXECUTE = """
