@@ -282,8 +282,9 @@ def test_classroom_lab_switches_off_nbgrader_and_notebook_extensions(tmp_path):
         "print(json.dumps({'on': on, 'off': off}))\n")
 
     def ask(config_path):
-        env = dict(os.environ, JUPYTER_CONFIG_PATH=config_path, JUPYTER_NO_CONFIG="1",
+        env = dict(os.environ, JUPYTER_CONFIG_PATH=config_path,   # the user's config: empty
                    JUPYTER_CONFIG_DIR=str(tmp_path / "user"), JUPYTER_RUNTIME_DIR=str(tmp_path))
+        env.pop("JUPYTER_NO_CONFIG", None)
         done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
                               text=True, timeout=300, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
