@@ -27,6 +27,7 @@ symbol table)::
     check_gru_step_reset_after(fn)  fn(x_t, h_prev, params)     -> h_t  (reset after W_hg)
     check_lstm_forward(fn)     fn(x, h0, c0, params)  -> dict 'h', 'c', 'f', 'i', 'g', 'o' (T, B, H)
     check_rnn_bptt(fn)         fn(x, h0, params, dh)  -> dict of gradients (BPTT, vanilla RNN)
+    check_lstm_bptt(fn)        fn(x, h0, c0, params, dh) -> dict of gradients (BPTT, LSTM)
 
 For nbgrader, ``grade(name, fn, part)`` grades one part of an exercise in a test cell (see
 the end of this module and docs/teachers_guide.md).
@@ -1778,17 +1779,19 @@ def _bptt_mistakes():
 
 
 def _read_bptt(case, value):
-    expected = case.expected
+    """The learner's gradients under the names of case.expected ('dx' -> 'x'), or a problem."""
+    keys = list(case.expected)
     if not isinstance(value, Mapping):
         return None, ("Your function must return a dict of gradients with the keys "
-                      f"{', '.join(_BPTT_KEYS)}; it returned {type(value).__name__}.")
-    aliases = {"dx": "x", "dh0": "h0", "dW_xh": "W_xh", "dW_hh": "W_hh", "db_h": "b_h"}
-    grads = {aliases.get(str(k), str(k)): v for k, v in value.items()}
-    missing = [k for k in _BPTT_KEYS if k not in grads]
+                      f"{', '.join(keys)}; it returned {type(value).__name__}.")
+    grads = {k: v for k, v in value.items() if str(k) in keys}
+    grads.update({str(k)[1:]: v for k, v in value.items()
+                  if str(k).startswith("d") and str(k)[1:] in keys})
+    missing = [k for k in keys if k not in grads]
     if missing:
         return None, (f"Your function returned no gradient for {', '.join(missing)}: the keys "
-                      f"are {', '.join(_BPTT_KEYS)} (or the same with a leading d).")
-    return _read_arrays(grads, {k: expected[k].shape for k in _BPTT_KEYS},
+                      f"are {', '.join(keys)} (or the same with a leading d).")
+    return _read_arrays(grads, {k: case.expected[k].shape for k in keys},
                         lambda k: f"the gradient of {k} (shaped like {k} itself)")
 
 
@@ -1796,8 +1799,8 @@ def _show_bptt(case, got):
     value, _ = _read_bptt(case, got)
     if value is None:
         return []
-    bad = [k for k in _BPTT_KEYS if not _close(value[k], case.expected[k])]
-    good = [k for k in _BPTT_KEYS if k not in bad]
+    bad = [k for k in case.expected if not _close(value[k], case.expected[k])]
+    good = [k for k in case.expected if k not in bad]
     lines = [f"    wrong: {', '.join(bad)}; right: {', '.join(good) or 'none'}"]
     for k in bad[:2]:
         gap = np.max(np.abs(value[k] - case.expected[k]))
@@ -1839,6 +1842,90 @@ def _rnn_bptt_exercise():
                      together="One step is right, a longer sequence not: look at how the "
                               "gradient is carried back and summed over the steps.",
                      shared="the local derivative of tanh and the steps through the weights")
+
+
+# -- backpropagation through time for the LSTM (the stretch): Exercise 7's step in a loop
+
+_LSTM_BPTT_EQ = ("for t = T-1 .. 0:  grads_t = step_backward(dh[t] + dh_next, dc_next, cache_t);\n"
+                 "add grads_t's weight gradients; dx[t] = grads_t['x_t'];\n"
+                 "dh_next, dc_next = grads_t['h_prev'], grads_t['c_prev'];  after the loop "
+                 "dh0, dc0 = dh_next, dc_next")
+
+
+def _lstm_bptt_value(cfg, x, h0, c0, params, dh):
+    """BPTT of the LSTM for L = sum_t dh[t] . h_t, with the mistakes cfg switches on: the
+    sequence-level ones here, and every one-step mistake through `_lstm_backward_value`."""
+    on = lambda name: cfg.get(("lbptt", name), False)  # noqa: E731
+    T = x.shape[0]
+    caches, h, c = [], h0, c0
+    for t in range(T):
+        caches.append(lstm_step_cache(x[t], h, c, params))
+        h, c = caches[-1]["h_t"], caches[-1]["c_t"]
+    g = {k: np.zeros_like(v) for k, v in params.items()}
+    g["x"] = np.zeros_like(x)
+    dh_next, dc_next = np.zeros_like(h0), np.zeros_like(c0)
+    for t in (range(T) if on("forward_order") else reversed(range(T))):
+        d_own = dh[t] if not on("last_only") or t == T - 1 else 0.0
+        step = _lstm_backward_value(cfg, d_own + (0.0 if on("no_dh_carry") else dh_next),
+                                    0.0 * dc_next if on("no_dc_carry") else dc_next, caches[t])
+        for k in params:
+            g[k] = step[k] if on("overwrite") else g[k] + step[k]
+        g["x"][t] = step["x_t"]
+        dh_next, dc_next = step["h_prev"], step["c_prev"]
+    g["h0"], g["c0"] = dh_next, dc_next
+    return g
+
+
+def _lstm_bptt_mistakes():
+    def m(name, cause):
+        return _Mistake(((("lbptt", name), True),), cause, _LSTM_BPTT_EQ)
+    return [
+        m("no_dh_carry", "The gradient reaching h_t from step t + 1 is dropped: the step "
+                         "backward of step t needs dh[t] + dh_next, where dh_next is "
+                         "grads['h_prev'] of step t + 1."),
+        m("no_dc_carry", "The gradient along the cell state is not carried back: dc_t of step "
+                         "t is grads['c_prev'] of step t + 1 (zero only at the last step)."),
+        m("last_only", "Only the last step's dh reaches the weights: every dh[t] adds to the "
+                       "gradient of its own step."),
+        m("forward_order", "The backward loop runs forwards in time; it must run t = T - 1 down "
+                           "to 0, each step taking what came back from the step after it."),
+        m("overwrite", "The weight gradients are overwritten at every step (=) instead of "
+                       "summed over the steps (+=): the same weights act at every step."),
+    ] + _backward_mistakes()
+
+
+@cache
+def _lstm_bptt_exercise():
+    rng = np.random.default_rng(8500)
+    H = 3
+    specs = [("one step (T = 1)", 1, 2, "all", "one step backward (Exercise 7)"),
+             ("the loss only at the last step (dh[t] = 0 for t < T - 1)", 4, 2, "last",
+              "carrying dh and dc back through the steps"),
+             ("random 1 (T = 4)", 4, 2, "all", ""),
+             ("random 2 (T = 3, D = H = 3)", 3, 3, "all", "")]
+    cases = []
+    for label, T, D, where, hint in specs:
+        P = _random_params(rng, D, H, "figo")
+        x = _rounded(rng, (T, D), 0.3, 1.5)
+        h0, c0 = _rounded(rng, H, 0.1, 0.9), _rounded(rng, H, 0.3, 2.0)
+        dh = _rounded(rng, (T, H), 0.2, 1.0)
+        if where == "last":
+            dh[:-1] = 0.0
+        cell = _lstm_with(P, D, H)
+        grads = cell.backward(cell.forward(x, h0, c0), dh)
+        args = {"x": x, "h0": h0, "c0": c0, "params": P, "dh": dh}
+        cases.append(_Case(label, args, {k: grads[k] for k in (*P, "x", "h0", "c0")}, (), hint))
+
+    def variant(cfg, x, h0, c0, params, dh):
+        return _lstm_bptt_value(cfg, x, h0, c0, params, dh)
+
+    return _Exercise(name="check_lstm_bptt", call="fn(x, h0, c0, params, dh) -> dict of gradients",
+                     kind="bptt", result="Every gradient", equation=_LSTM_BPTT_EQ, cases=cases,
+                     mistakes=_lstm_bptt_mistakes(), variant=variant, depth=1, H=H, D=2,
+                     read=_read_bptt, show_got=_show_bptt,
+                     together="One step is right, a longer sequence not: look at how dh and dc "
+                              "are carried back and how the weight gradients are summed.",
+                     shared="the step backward itself (Exercise 7)")
 
 
 # -- the GRU step with the reset gate after the product (reset_after=True)
@@ -1941,6 +2028,16 @@ def check_rnn_bptt(fn, *, time_limit=None):
     return _check(_rnn_bptt_exercise(), fn, time_limit)
 
 
+def check_lstm_bptt(fn, *, time_limit=None):
+    """Check fn(x, h0, c0, params, dh) -> grads, backpropagation through time for the LSTM.
+
+    x (T, D), h0 and c0 (H,), params as for `check_lstm_step`, dh (T, H) = dL/dh_t from each
+    step's own output. grads: every parameter, 'x' (T, D), 'h0' and 'c0' (H,), as
+    ``LSTMCell.backward`` returns them.
+    """
+    return _check(_lstm_bptt_exercise(), fn, time_limit)
+
+
 def check_gru_step_reset_after(fn, *, time_limit=None):
     """Check fn(x_t, h_prev, params) -> h_t, one GRU step in the reset_after=True form.
 
@@ -1951,8 +2048,9 @@ def check_gru_step_reset_after(fn, *, time_limit=None):
 
 
 CHECKS.update(lstm_forward=check_lstm_forward, rnn_bptt=check_rnn_bptt,
-              gru_step_reset_after=check_gru_step_reset_after)
-__all__ += ["check_gru_step_reset_after", "check_lstm_forward", "check_rnn_bptt"]
+              lstm_bptt=check_lstm_bptt, gru_step_reset_after=check_gru_step_reset_after)
+__all__ += ["check_gru_step_reset_after", "check_lstm_bptt", "check_lstm_forward",
+            "check_rnn_bptt"]
 
 
 # ============================================================================ grading with nbgrader
@@ -1970,6 +2068,7 @@ _EXERCISES = {
     "lstm_step": _lstm_step_exercise, "gru_step": _gru_step_exercise,
     "gru_step_reset_after": _gru_after_exercise, "lstm_step_backward": _backward_exercise,
     "lstm_forward": _lstm_forward_exercise, "rnn_bptt": _rnn_bptt_exercise,
+    "lstm_bptt": _lstm_bptt_exercise,
 }
 _STATIC_ONLY = "\nAll inputs of this case: result.case"   # a notebook hint; feedback is static
 _graded = {}                                               # (name, id(fn)) -> (fn, verdict)

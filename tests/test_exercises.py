@@ -442,6 +442,7 @@ EXERCISES = {
     "lstm_step": ex._lstm_step_exercise, "gru_step": ex._gru_step_exercise,
     "backward": ex._backward_exercise, "lstm_forward": ex._lstm_forward_exercise,
     "rnn_bptt": ex._rnn_bptt_exercise, "gru_after": ex._gru_after_exercise,
+    "lstm_bptt": ex._lstm_bptt_exercise,
 }
 
 # mistakes that give exactly the same numbers as another, likelier one (which is named instead)
@@ -451,6 +452,8 @@ EQUIVALENT = {
     ("gru_step", ((("r", "src"), "z"),)): "The candidate uses z_t where the reset gate r_t belongs",
     ("gru_step", ((("z", "act"), "flipped"),)): "z_t and 1 - z_t are swapped",
     ("gru_after", ((("z", "act"), "flipped"),)): "z_t and 1 - z_t are swapped",
+    # over a sequence, a step that drops its incoming dc_t is the loop not carrying dc back
+    ("lstm_bptt", ((("bwd", "no_dc_t"), True),)): "The gradient along the cell state is not",
 }
 
 
@@ -732,6 +735,13 @@ def _rnn_bptt(x, h0, params, dh):
     return {("d" + k): v for k, v in cell.backward(cell.forward(x, h0), dh).items()}
 
 
+def _lstm_bptt(x, h0, c0, params, dh):
+    cell = ll.LSTMCell(x.shape[1], h0.size, seed=0)
+    for name, value in params.items():
+        cell.params[name] = value
+    return cell.backward(cell.forward(x, h0, c0), dh)
+
+
 def _gru_after(x_t, h_prev, params):
     cell = ll.GRUCell(x_t.size, h_prev.size, seed=0, reset_after=True)
     for name, value in params.items():
@@ -741,8 +751,9 @@ def _gru_after(x_t, h_prev, params):
 
 @pytest.mark.parametrize("check, fn", [(ex.check_lstm_forward, _lstm_forward),
                                        (ex.check_rnn_bptt, _rnn_bptt),
+                                       (ex.check_lstm_bptt, _lstm_bptt),
                                        (ex.check_gru_step_reset_after, _gru_after)],
-                         ids=["lstm_forward", "rnn_bptt", "gru_after"])
+                         ids=["lstm_forward", "rnn_bptt", "lstm_bptt", "gru_after"])
 def test_longer_exercises_pass_right_answers(check, fn):
     result = check(fn)
     assert result.passed, result.message

@@ -72,17 +72,19 @@ MISTAKES = {
                      "The hidden state is not carried from step to step", 3),
     "rnn_bptt": ("(dh[t] + dh_next)", "dh[t]",
                  "The gradient is not carried back through time", 2),
+    "lstm_bptt": ("d_c = dc_next + d_h * o", "d_c = d_h * o",
+                  "The gradient along the cell state is not carried back", 2),
     # the find-the-bug exercise: the student hands in the buggy code unchanged
     "lstm_forward_fixed": ('h @ params["W_hf"].T', 'h @ params["W_hf"]',
                            "W_hf is used transposed", 3),
 }
 HANGS = {"forget_gate", "lstm_forward"}     # the faulty student's endless loops; the rest raise
 
-TOTAL = 65        # 45 autograded points (one per part) + 10 written answers of 2 points each
+TOTAL = 68        # 48 autograded points (one per part) + 10 written answers of 2 points each
 SCORES = {        # exported score: autograded points only (written answers await the teacher)
-    "correct": 45.0,
-    "from_student_folder": 45.0,
-    "mistakes": 45.0 - sum(lost for *_, lost in MISTAKES.values()),
+    "correct": 48.0,
+    "from_student_folder": 48.0,
+    "mistakes": 48.0 - sum(lost for *_, lost in MISTAKES.values()),
     "untouched": 0.0,
     "faulty": 0.0,
 }
@@ -197,7 +199,7 @@ def test_exact_score_table(course):
     table = {student: (float(row["score"]), float(row["max_score"]))
              for student, row in rows.items()}
     assert table == {student: (score, TOTAL) for student, score in SCORES.items()}
-    assert SCORES["mistakes"] == 8.0   # 37 of the 45 points lost, each mistake exactly its parts
+    assert SCORES["mistakes"] == 9.0   # 39 of the 48 points lost, each mistake exactly its parts
 
 
 def test_each_mistake_loses_exactly_its_parts_and_is_named(course):
