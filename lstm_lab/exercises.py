@@ -24,6 +24,13 @@ symbol table)::
     check_lstm_step(fn)        fn(x_t, h_prev, c_prev, params)  -> (h_t, c_t)
     check_gru_step(fn)         fn(x_t, h_prev, params)          -> h_t  (reset before W_hg)
     check_lstm_step_backward(fn)  fn(dh_t, dc_t, cache)         -> dict of gradients
+    check_gru_step_reset_after(fn)  fn(x_t, h_prev, params)     -> h_t  (reset after W_hg)
+    check_lstm_forward(fn)     fn(x, h0, c0, params)  -> dict 'h', 'c', 'f', 'i', 'g', 'o' (T, B, H)
+    check_rnn_bptt(fn)         fn(x, h0, params, dh)  -> dict of gradients (BPTT, vanilla RNN)
+    check_lstm_bptt(fn)        fn(x, h0, c0, params, dh) -> dict of gradients (BPTT, LSTM)
+
+For nbgrader, ``grade(name, fn, part)`` grades one part of an exercise in a test cell (see
+the end of this module and docs/teachers_guide.md).
 
 >>> def forget_gate(x_t, h_prev, W_xf, W_hf, b_f):
 ...     return 1 / (1 + np.exp(-(W_xf @ x_t + W_hf @ h_prev + b_f)))
@@ -55,7 +62,7 @@ from functools import cache
 
 import numpy as np
 
-from .cells import GRUCell, LSTMCell, sigmoid
+from .cells import GRUCell, LSTMCell, RNNCell, sigmoid
 from .gradcheck import numeric_gradient
 
 __all__ = [
@@ -770,6 +777,8 @@ class _Exercise:
     shared: str = ""          # what every case shares, for when every isolation case is wrong
     H: int = 4
     D: int = 3
+    read: object = None       # read(case, value) -> (value, problem), for another kind of result
+    show_got: object = None   # show_got(case, got) -> message lines, for another kind of result
 
     def eval_order(self):
         """Random cases first: they tell most mistakes apart in one call."""
@@ -1248,6 +1257,8 @@ def _screen(ex, fn, limit):
 
 def _normalise(ex, case, value):
     """The learner's return value as the comparisons want it, or a sentence on what is wrong."""
+    if ex.read is not None:
+        return ex.read(case, value)
     if ex.kind == "vector":
         arr, problem = _as_vector(value, ex.H)
         if problem is None and arr.shape != (ex.H,):
@@ -1295,6 +1306,11 @@ def _check(ex, fn, time_limit=None):
     run, problem = _screen(ex, fn, limit)
     if problem is not None:
         return problem
+    return _verdict(ex, run)
+
+
+def _verdict(ex, run):
+    """The CheckResult of a screened run: passed, or what is wrong and one failing case."""
     wrong = [k for k, case in enumerate(ex.cases) if not _close(run.values[k], case.expected)]
     if not wrong:
         labels = "; ".join(case.label.split(" (")[0] for case in ex.cases)
@@ -1415,6 +1431,8 @@ def _case_lines(ex, case, got, outcome):
         lines += [f"    shapes: {_shapes(case.args)}",
                   f"    your function raised {_error_text(outcome.error)}"]
         return lines + ([f"    {outcome.where}"] if outcome.where else [])
+    if ex.show_got is not None:
+        return lines + ex.show_got(case, got)
     if ex.kind == "grads":
         return lines + _grads_case_lines(case, got)
     if ex.kind == "pair" and isinstance(got, (tuple, list)) and len(got) == 2:
@@ -1556,3 +1574,595 @@ CHECKS = {
     "hidden_state": check_hidden_state, "lstm_step": check_lstm_step, "gru_step": check_gru_step,
     "lstm_step_backward": check_lstm_step_backward,
 }
+
+
+# ======================================================================= exercises that ask more
+#
+# Three functions that take more than one line: a whole LSTM forward pass over a batch of
+# sequences (every gate recorded), backpropagation through time for the vanilla RNN, and the
+# GRU step in the reset_after=True convention (PyTorch, Keras). The machinery above runs them;
+# each brings its own catalogue of mistakes and, where its result is not a vector, its reader.
+
+_SEQ_KEYS = ("h", "c", "f", "i", "g", "o")
+_SEQ_EQ = ("for t = 0 .. T-1: the step equations on the batch (x[t] (B, D) @ W_x*.T), starting "
+           "from h0, c0;\nthen h[t] = h_t, c[t] = c_t and every gate's value at step t")
+
+
+def _seq_value(cfg, x, h0, c0, P):
+    """The LSTM over a batch of sequences, with the mistakes cfg switches on; each batch row runs
+    through the step maths above, so every one-step mistake can happen here too."""
+    on = lambda name: cfg.get(("seq", name), False)  # noqa: E731
+    T, B, _ = x.shape
+    H = P["b_f"].shape[0]
+    h, c = (np.zeros((B, H)), np.zeros((B, H))) if on("zero_start") else (h0, c0)
+    out = {k: np.zeros((T, B, H)) for k in _SEQ_KEYS}
+    for t in (reversed(range(T)) if on("reversed") else range(T)):
+        h_in = h0 if on("h_not_carried") else h
+        c_in = c0 if on("c_not_carried") else c
+        rows = []
+        for b in range(B):
+            gates = {L: _gate_value(cfg, L, x[t, b], h_in[b], P) for L in "figo"}
+            c_t = _update_value(cfg, c_in[b], gates["f"], gates["i"], gates["g"])
+            h_t = _hidden_value(cfg, gates["o"], c_t)
+            rows.append({"h": h_t, "c": c_t, **gates})
+        h = np.stack([r["h"] for r in rows])
+        c = np.stack([r["c"] for r in rows])
+        for k in _SEQ_KEYS:
+            out[k][t] = np.stack([r[k] for r in rows])
+        if on("record_prev"):
+            out["h"][t], out["c"][t] = h_in, c_in
+    return out
+
+
+def _seq_mistakes():
+    def m(name, cause, look=_SEQ_EQ):
+        return _Mistake(((("seq", name), True),), cause, look)
+    out = [
+        m("h_not_carried", "The hidden state is not carried from step to step: every step starts "
+                           "from h0 again. After step t, h_t becomes the h_{t-1} of step t + 1."),
+        m("c_not_carried", "The cell state is not carried from step to step: every step starts "
+                           "from c0 again, so the cell remembers nothing beyond one step."),
+        m("zero_start", "The initial states h0 and c0 are ignored: the first step must start "
+                        "from them, not from zeros."),
+        m("record_prev", "h[t] and c[t] hold the states from before step t (h_{t-1}, c_{t-1}); "
+                         "they must hold the new states computed at step t."),
+        m("reversed", "The steps run from the last time step to the first. A forward pass reads "
+                      "the sequence in order, t = 0, 1, ..., T - 1."),
+    ]
+    out += _update_mistakes() + _hidden_mistakes()
+    for L in "figo":
+        out += _gate_mistakes(L, step=True, others=[M for M in "figo" if M != L])
+    return out
+
+
+def _read_seq(case, value):
+    """The learner's dict of sequences as float arrays (T, B, H), or what is wrong with it."""
+    T, B, H = case.expected["h"].shape
+    if not isinstance(value, Mapping):
+        return None, (f"Your function must return a dict with the keys {', '.join(_SEQ_KEYS)} "
+                      f"(each an array (T, B, H) = ({T}, {B}, {H})); it returned "
+                      f"{type(value).__name__}.")
+    missing = [k for k in _SEQ_KEYS if k not in value]
+    if missing:
+        return None, (f"Your function returned no {', '.join(missing)}: the dict needs the "
+                      f"states h and c and every gate f, i, g, o, each (T, B, H).")
+    why = {(B, T, H): " Time comes first here: index [t, b, unit].",
+           (B, H): " That is one step's values: keep every step, stacked along time."}
+    return _read_arrays(value, {k: (T, B, H) for k in _SEQ_KEYS}, lambda k: k, why)
+
+
+def _read_arrays(value, shapes, label, why=None):
+    """value[k] for every k of `shapes` as a finite float array of shape shapes[k], or (None,
+    what is wrong); label(k) names it in the sentence, why maps a wrong shape to its cause."""
+    out = {}
+    for k, shape in shapes.items():
+        try:
+            arr = np.asarray(value[k], dtype=float)
+        except (TypeError, ValueError):
+            return None, f"Your function returned {label(k)} that is not a real array."
+        if arr.shape != shape:
+            return None, (f"Your function returned {label(k)} of shape {arr.shape}; it must "
+                          f"have the shape {shape}.{(why or {}).get(arr.shape, '')}")
+        if not np.isfinite(arr).all():
+            return None, f"Your function returned NaN or inf in {label(k)}."
+        out[k] = arr
+    return out, None
+
+
+def _show_seq(case, got):
+    value, _ = _read_seq(case, got)
+    if value is None:
+        return []
+    lines = []
+    for k in _SEQ_KEYS:
+        want = case.expected[k]
+        bad = [t for t in range(want.shape[0]) if not _close(value[k][t], want[t])]
+        if bad:
+            right = ", right before it" if bad[0] else ""
+            lines += [f"    {k}: wrong from step t = {bad[0]} on{right}; at t = {bad[0]}, "
+                      "first sequence:",
+                      f"        expected {_fmt(want[bad[0], 0])}",
+                      f"        got      {_fmt(value[k][bad[0], 0])}"]
+    return lines[:6]
+
+
+@cache
+def _lstm_forward_exercise():
+    rng = np.random.default_rng(7000)
+    H = 3
+    specs = [("one step (T = 1) from zero states", 1, 2, 2, False,
+              "one step of the equations on a batch (x[t] @ W_x*.T)"),
+             ("the states are carried (T = 4, h0 = c0 = 0)", 4, 2, 2, False,
+              "how h_t and c_t feed the next step"),
+             ("start from h0 and c0 (T = 2)", 2, 2, 2, True, "the initial states h0, c0"),
+             ("random 1 (T = 5, B = 3)", 5, 3, 2, True, ""),
+             ("random 2 (T = 3, B = 4, D = H = 3)", 3, 4, 3, True, "")]
+    cases = []
+    for label, T, B, D, with_state, hint in specs:
+        P = _random_params(rng, D, H, "figo")
+        x = _rounded(rng, (T, B, D), 0.3, 1.5)
+        h0 = _rounded(rng, (B, H), 0.1, 0.9) if with_state else np.zeros((B, H))
+        c0 = _rounded(rng, (B, H), 0.3, 2.0) if with_state else np.zeros((B, H))
+        trace = _lstm_with(P, D, H).forward(x, h0, c0)
+        expected = {"h": trace.h, "c": trace.c, **{L: trace.gates[L] for L in "figo"}}
+        args = {"x": x, "h0": h0, "c0": c0, "params": P}
+        cases.append(_Case(label, args, expected, ("h0", "c0") if with_state else (), hint))
+
+    def variant(cfg, x, h0, c0, params):
+        return _seq_value(cfg, x, h0, c0, params)
+
+    return _Exercise(name="check_lstm_forward", call="fn(x, h0, c0, params) -> dict of (T, B, H)",
+                     kind="sequence", result="Every state and gate", equation=_SEQ_EQ,
+                     cases=cases, mistakes=_seq_mistakes(), variant=variant, depth=1, H=H, D=2,
+                     read=_read_seq, show_got=_show_seq,
+                     together="One step and the initial states are right, the longer runs not: "
+                              "look at how the states go from one step to the next.",
+                     shared="the step equations themselves (activations, cell update, h_t)")
+
+
+# -- backpropagation through time for the vanilla RNN
+
+_BPTT_EQ = ("for t = T-1 .. 0:  dh_total = dh[t] + dh_next;  da = dh_total * (1 - h_t**2)\n"
+            "dW_xh += outer(da, x_t), dW_hh += outer(da, h_{t-1}), db_h += da\n"
+            "dx[t] = W_xh.T @ da,  dh_next = W_hh.T @ da;  after the loop dh0 = dh_next")
+_BPTT_KEYS = ("W_xh", "W_hh", "b_h", "x", "h0")
+
+
+def _bptt_value(cfg, x, h0, params, dh):
+    """BPTT of h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h) for L = sum_t dh[t] . h_t, with the
+    mistakes cfg switches on."""
+    on = lambda name: cfg.get(("bptt", name), False)  # noqa: E731
+    W_xh, W_hh, b_h = params["W_xh"], params["W_hh"], params["b_h"]
+    T = x.shape[0]
+    hs = [h0]
+    for t in range(T):
+        hs.append(np.tanh(W_xh @ x[t] + W_hh @ hs[-1] + b_h))
+    g = {"W_xh": np.zeros_like(W_xh), "W_hh": np.zeros_like(W_hh), "b_h": np.zeros_like(b_h),
+         "x": np.zeros_like(x)}
+    d_next = np.zeros_like(h0)
+    for t in (range(T) if on("forward_order") else reversed(range(T))):
+        d_own = dh[t] if not on("last_only") or t == T - 1 else 0.0
+        d_total = d_own + (0.0 if on("no_carry") else d_next)
+        h_t, h_prev = hs[t + 1], hs[t]
+        da = d_total if on("no_tanh_grad") else d_total * (1 - h_t**2)
+        parts = {"W_xh": np.outer(da, x[t]),
+                 "W_hh": np.outer(da, h_t if on("dWhh_h_t") else h_prev), "b_h": da}
+        for k, v in parts.items():
+            g[k] = v if on("overwrite") else g[k] + v
+        g["x"][t] = (W_xh if on("dx_no_T") else W_xh.T) @ da
+        d_next = (W_hh if on("dh_no_T") else W_hh.T) @ da
+    g["h0"] = d_next
+    return g
+
+
+def _bptt_mistakes():
+    def m(name, cause, look=_BPTT_EQ):
+        return _Mistake(((("bptt", name), True),), cause, look)
+    return [
+        m("no_carry", "The gradient is not carried back through time: each step uses only its "
+                      "own dh[t]. h_t also feeds step t + 1, so dh_total = dh[t] + W_hh.T @ da "
+                      "of step t + 1."),
+        m("last_only", "Only the last step's dh reaches the weights: every dh[t] adds to the "
+                       "gradient of its own step, not only dh[T - 1]."),
+        m("forward_order", "The backward loop runs forwards in time. The gradient of step t "
+                           "needs what came back from step t + 1, so the loop runs t = T - 1 "
+                           "down to 0."),
+        m("no_tanh_grad", "tanh's derivative is missing: da = dh_total * (1 - h_t**2)."),
+        m("dWhh_h_t", "dW_hh uses h_t; the recurrent weight multiplied h_{t-1}, so dW_hh += "
+                      "outer(da, h_{t-1})."),
+        m("overwrite", "The weight gradients are overwritten at every step (=) instead of "
+                       "summed over the steps (+=): the same weights act at every step."),
+        m("dx_no_T", "dx[t] uses W_xh without the transpose: dx[t] = W_xh.T @ da."),
+        m("dh_no_T", "The gradient passed back to h_{t-1} uses W_hh without the transpose: "
+                     "W_hh.T @ da."),
+    ]
+
+
+def _read_bptt(case, value):
+    """The learner's gradients under the names of case.expected ('dx' -> 'x'), or a problem."""
+    keys = list(case.expected)
+    if not isinstance(value, Mapping):
+        return None, ("Your function must return a dict of gradients with the keys "
+                      f"{', '.join(keys)}; it returned {type(value).__name__}.")
+    grads = {k: v for k, v in value.items() if str(k) in keys}
+    grads.update({str(k)[1:]: v for k, v in value.items()
+                  if str(k).startswith("d") and str(k)[1:] in keys})
+    missing = [k for k in keys if k not in grads]
+    if missing:
+        return None, (f"Your function returned no gradient for {', '.join(missing)}: the keys "
+                      f"are {', '.join(keys)} (or the same with a leading d).")
+    return _read_arrays(grads, {k: case.expected[k].shape for k in keys},
+                        lambda k: f"the gradient of {k} (shaped like {k} itself)")
+
+
+def _show_bptt(case, got):
+    value, _ = _read_bptt(case, got)
+    if value is None:
+        return []
+    bad = [k for k in case.expected if not _close(value[k], case.expected[k])]
+    good = [k for k in case.expected if k not in bad]
+    lines = [f"    wrong: {', '.join(bad)}; right: {', '.join(good) or 'none'}"]
+    for k in bad[:2]:
+        gap = np.max(np.abs(value[k] - case.expected[k]))
+        lines.append(f"    d{k}: largest difference {gap:.4f}")
+    return lines
+
+
+@cache
+def _rnn_bptt_exercise():
+    rng = np.random.default_rng(8000)
+    H, D = 2, 3
+    specs = [("one step (T = 1)", 1, "all", "the local derivatives of one step"),
+             ("the loss only at the last step (dh[t] = 0 for t < T - 1)", 4, "last",
+              "carrying the gradient back through W_hh"),
+             ("random 1 (T = 4)", 4, "all", ""), ("random 2 (T = 5)", 5, "all", "")]
+    cases = []
+    for label, T, where, hint in specs:
+        P = {"W_xh": _rounded(rng, (H, D), 0.1, 1.0), "W_hh": _rounded(rng, (H, H), 0.1, 1.0),
+             "b_h": _rounded(rng, H, 0.1, 0.5)}
+        x = _rounded(rng, (T, D), 0.3, 1.5)
+        h0 = _rounded(rng, H, 0.1, 0.9)
+        dh = _rounded(rng, (T, H), 0.2, 1.0)
+        if where == "last":
+            dh[:-1] = 0.0
+        cell = RNNCell(D, H, seed=0)
+        for name, value in P.items():
+            cell.params[name] = value
+        grads = cell.backward(cell.forward(x, h0), dh)
+        args = {"x": x, "h0": h0, "params": P, "dh": dh}
+        cases.append(_Case(label, args, {k: grads[k] for k in _BPTT_KEYS}, (), hint))
+
+    def variant(cfg, x, h0, params, dh):
+        return _bptt_value(cfg, x, h0, params, dh)
+
+    return _Exercise(name="check_rnn_bptt", call="fn(x, h0, params, dh) -> dict of gradients",
+                     kind="bptt", result="Every gradient", equation=_BPTT_EQ, cases=cases,
+                     mistakes=_bptt_mistakes(), variant=variant, depth=2, H=H, D=D,
+                     read=_read_bptt, show_got=_show_bptt,
+                     together="One step is right, a longer sequence not: look at how the "
+                              "gradient is carried back and summed over the steps.",
+                     shared="the local derivative of tanh and the steps through the weights")
+
+
+# -- backpropagation through time for the LSTM (the stretch): Exercise 7's step in a loop
+
+_LSTM_BPTT_EQ = ("for t = T-1 .. 0:  grads_t = step_backward(dh[t] + dh_next, dc_next, cache_t);\n"
+                 "add grads_t's weight gradients; dx[t] = grads_t['x_t'];\n"
+                 "dh_next, dc_next = grads_t['h_prev'], grads_t['c_prev'];  after the loop "
+                 "dh0, dc0 = dh_next, dc_next")
+
+
+def _lstm_bptt_value(cfg, x, h0, c0, params, dh):
+    """BPTT of the LSTM for L = sum_t dh[t] . h_t, with the mistakes cfg switches on: the
+    sequence-level ones here, and every one-step mistake through `_lstm_backward_value`."""
+    on = lambda name: cfg.get(("lbptt", name), False)  # noqa: E731
+    T = x.shape[0]
+    caches, h, c = [], h0, c0
+    for t in range(T):
+        caches.append(lstm_step_cache(x[t], h, c, params))
+        h, c = caches[-1]["h_t"], caches[-1]["c_t"]
+    g = {k: np.zeros_like(v) for k, v in params.items()}
+    g["x"] = np.zeros_like(x)
+    dh_next, dc_next = np.zeros_like(h0), np.zeros_like(c0)
+    for t in (range(T) if on("forward_order") else reversed(range(T))):
+        d_own = dh[t] if not on("last_only") or t == T - 1 else 0.0
+        step = _lstm_backward_value(cfg, d_own + (0.0 if on("no_dh_carry") else dh_next),
+                                    0.0 * dc_next if on("no_dc_carry") else dc_next, caches[t])
+        for k in params:
+            g[k] = step[k] if on("overwrite") else g[k] + step[k]
+        g["x"][t] = step["x_t"]
+        dh_next, dc_next = step["h_prev"], step["c_prev"]
+    g["h0"], g["c0"] = dh_next, dc_next
+    return g
+
+
+def _lstm_bptt_mistakes():
+    def m(name, cause):
+        return _Mistake(((("lbptt", name), True),), cause, _LSTM_BPTT_EQ)
+    return [
+        m("no_dh_carry", "The gradient reaching h_t from step t + 1 is dropped: the step "
+                         "backward of step t needs dh[t] + dh_next, where dh_next is "
+                         "grads['h_prev'] of step t + 1."),
+        m("no_dc_carry", "The gradient along the cell state is not carried back: dc_t of step "
+                         "t is grads['c_prev'] of step t + 1 (zero only at the last step)."),
+        m("last_only", "Only the last step's dh reaches the weights: every dh[t] adds to the "
+                       "gradient of its own step."),
+        m("forward_order", "The backward loop runs forwards in time; it must run t = T - 1 down "
+                           "to 0, each step taking what came back from the step after it."),
+        m("overwrite", "The weight gradients are overwritten at every step (=) instead of "
+                       "summed over the steps (+=): the same weights act at every step."),
+    ] + _backward_mistakes()
+
+
+@cache
+def _lstm_bptt_exercise():
+    rng = np.random.default_rng(8500)
+    H = 3
+    specs = [("one step (T = 1)", 1, 2, "all", "one step backward (Exercise 7)"),
+             ("the loss only at the last step (dh[t] = 0 for t < T - 1)", 4, 2, "last",
+              "carrying dh and dc back through the steps"),
+             ("random 1 (T = 4)", 4, 2, "all", ""),
+             ("random 2 (T = 3, D = H = 3)", 3, 3, "all", "")]
+    cases = []
+    for label, T, D, where, hint in specs:
+        P = _random_params(rng, D, H, "figo")
+        x = _rounded(rng, (T, D), 0.3, 1.5)
+        h0, c0 = _rounded(rng, H, 0.1, 0.9), _rounded(rng, H, 0.3, 2.0)
+        dh = _rounded(rng, (T, H), 0.2, 1.0)
+        if where == "last":
+            dh[:-1] = 0.0
+        cell = _lstm_with(P, D, H)
+        grads = cell.backward(cell.forward(x, h0, c0), dh)
+        args = {"x": x, "h0": h0, "c0": c0, "params": P, "dh": dh}
+        cases.append(_Case(label, args, {k: grads[k] for k in (*P, "x", "h0", "c0")}, (), hint))
+
+    def variant(cfg, x, h0, c0, params, dh):
+        return _lstm_bptt_value(cfg, x, h0, c0, params, dh)
+
+    return _Exercise(name="check_lstm_bptt", call="fn(x, h0, c0, params, dh) -> dict of gradients",
+                     kind="bptt", result="Every gradient", equation=_LSTM_BPTT_EQ, cases=cases,
+                     mistakes=_lstm_bptt_mistakes(), variant=variant, depth=1, H=H, D=2,
+                     read=_read_bptt, show_got=_show_bptt,
+                     together="One step is right, a longer sequence not: look at how dh and dc "
+                              "are carried back and how the weight gradients are summed.",
+                     shared="the step backward itself (Exercise 7)")
+
+
+# -- the GRU step with the reset gate after the product (reset_after=True)
+
+_GRU_AFTER_G_EQ = "g_t = tanh(W_xg x_t + b_xg + r_t * (W_hg h_{t-1} + b_hg))"
+_GRU_AFTER_FORMS = {
+    "after": lambda x, h, r, z, P: P["W_xg"] @ x + P["b_xg"] + r * (P["W_hg"] @ h + P["b_hg"]),
+    "before": lambda x, h, r, z, P: P["W_xg"] @ x + P["b_xg"] + P["W_hg"] @ (r * h) + P["b_hg"],
+    "bias_outside": lambda x, h, r, z, P: P["W_xg"] @ x + P["b_xg"] + r * (P["W_hg"] @ h)
+    + P["b_hg"],
+    "no_r": lambda x, h, r, z, P: P["W_xg"] @ x + P["b_xg"] + P["W_hg"] @ h + P["b_hg"],
+    "z": lambda x, h, r, z, P: P["W_xg"] @ x + P["b_xg"] + z * (P["W_hg"] @ h + P["b_hg"]),
+    "no_b_hg": lambda x, h, r, z, P: P["W_xg"] @ x + P["b_xg"] + r * (P["W_hg"] @ h),
+    "no_b_xg": lambda x, h, r, z, P: P["W_xg"] @ x + r * (P["W_hg"] @ h + P["b_hg"]),
+}
+
+
+def _gru_after_value(cfg, x_t, h_prev, P):
+    r = _gate_value(cfg, "r", x_t, h_prev, P)
+    z = _gate_value(cfg, "z", x_t, h_prev, P)
+    g = np.tanh(_GRU_AFTER_FORMS[cfg.get(("g", "form"), "after")](x_t, h_prev, r, z, P))
+    return _MIX[cfg.get(("h", "mix"), "ok")](z, g, h_prev)
+
+
+def _gru_after_mistakes():
+    def m(form, cause):
+        return _Mistake(((("g", "form"), form),), cause, _GRU_AFTER_G_EQ)
+    out = [mistake for mistake in _gru_mistakes() if mistake.slots <= {("h", "mix")}]
+    out += [
+        m("before", "r_t is applied before the matrix product, W_hg (r_t * h_{t-1}): that is the "
+                    "source documents' GRU (reset_after=False). Here r_t scales the whole "
+                    "recurrent term, W_hg h_{t-1} + b_hg."),
+        m("bias_outside", "b_hg is added outside the reset gate: r_t multiplies W_hg h_{t-1} + "
+                          "b_hg together (that is why this form has two biases)."),
+        m("no_r", "The reset gate r_t is left out of the candidate."),
+        m("z", "The candidate uses z_t where the reset gate r_t belongs."),
+        m("no_b_hg", "The recurrent bias b_hg is missing from the candidate."),
+        m("no_b_xg", "The input bias b_xg is missing from the candidate."),
+        _Mistake(((("r", "src"), "z"), (("z", "src"), "r")),
+                 "r_t and z_t are swapped: W_xr, W_hr, b_r make the reset gate and W_xz, W_hz, "
+                 "b_z the update gate.", _gate_equation("r")),
+    ]
+    for L in "rz":
+        out += _gate_mistakes(L, step=True)
+    return out
+
+
+@cache
+def _gru_after_exercise():
+    rng = np.random.default_rng(9000)
+    H = 4
+    specs = [("only the biases act (x_t = 0, h_{t-1} = 0)", 3, False, False,
+              "the biases (b_xg and b_hg both count here) and the activations"),
+             ("no memory yet (h_{t-1} = 0)", 3, True, False, "the input terms W_x* x_t"),
+             ("random 1", 3, True, True, ""), ("random 2", 3, True, True, ""),
+             ("random, D = H = 4", 4, True, True, "")]
+    cases = []
+    for label, D, with_x, with_h, hint in specs:
+        P = _random_params(rng, D, H, "rzg")
+        bias = P.pop("b_g")
+        P["b_xg"], P["b_hg"] = bias, _rounded(rng, (H,), 0.2, 1.2)
+        x = _rounded(rng, D, 0.3, 1.5) if with_x else np.zeros(D)
+        h = _rounded(rng, H, 0.1, 0.9) if with_h else np.zeros(H)
+        cell = GRUCell(D, H, seed=0, reset_after=True)
+        for name, value in P.items():
+            cell.params[name] = value
+        state, _ = cell.step(x, h)
+        args = {"x_t": x, "h_prev": h, "params": P}
+        cases.append(_Case(label, args, state.h, ("x_t", "h_prev"), hint))
+
+    def variant(cfg, x_t, h_prev, params):
+        return _gru_after_value(cfg, x_t, h_prev, params)
+
+    eq = "\n".join([_gate_equation("r"), _gate_equation("z"), _GRU_AFTER_G_EQ, _GRU_H_EQ])
+    return _Exercise(name="check_gru_step_reset_after", call="fn(x_t, h_prev, params) -> h_t",
+                     kind="vector", result="h_t", equation=eq, cases=cases,
+                     mistakes=_gru_after_mistakes(), variant=variant, depth=2,
+                     together="The problem shows only when h_{t-1} is not zero: look at the "
+                              "recurrent terms and at r_t * (W_hg h_{t-1} + b_hg).",
+                     shared="the activations and the mix h_t = (1 - z_t) * g_t + z_t * h_{t-1}")
+
+
+def check_lstm_forward(fn, *, time_limit=None):
+    """Check fn(x, h0, c0, params) -> dict, an LSTM run over a batch of sequences.
+
+    x (T, B, D), time first; h0, c0 (B, H); params as for `check_lstm_step`. The dict holds
+    'h', 'c', 'f', 'i', 'g', 'o', each (T, B, H): the states and gates at every step, as in
+    ``LSTMCell.forward``'s trace.
+    """
+    return _check(_lstm_forward_exercise(), fn, time_limit)
+
+
+def check_rnn_bptt(fn, *, time_limit=None):
+    """Check fn(x, h0, params, dh) -> grads, backpropagation through time for the vanilla RNN.
+
+    x (T, D), h0 (H,), params 'W_xh' (H, D), 'W_hh' (H, H), 'b_h' (H,), dh (T, H) = dL/dh_t at
+    every step (not counting the path through later steps). grads: 'W_xh', 'W_hh', 'b_h', 'x'
+    (T, D) and 'h0' (H,), as ``RNNCell.backward`` returns them.
+    """
+    return _check(_rnn_bptt_exercise(), fn, time_limit)
+
+
+def check_lstm_bptt(fn, *, time_limit=None):
+    """Check fn(x, h0, c0, params, dh) -> grads, backpropagation through time for the LSTM.
+
+    x (T, D), h0 and c0 (H,), params as for `check_lstm_step`, dh (T, H) = dL/dh_t from each
+    step's own output. grads: every parameter, 'x' (T, D), 'h0' and 'c0' (H,), as
+    ``LSTMCell.backward`` returns them.
+    """
+    return _check(_lstm_bptt_exercise(), fn, time_limit)
+
+
+def check_gru_step_reset_after(fn, *, time_limit=None):
+    """Check fn(x_t, h_prev, params) -> h_t, one GRU step in the reset_after=True form.
+
+    g_t = tanh(W_xg x_t + b_xg + r_t * (W_hg h_{t-1} + b_hg)) (PyTorch, Keras); the other
+    equations as in `check_gru_step`. params holds W_xr, ..., W_hg, b_xg, b_hg.
+    """
+    return _check(_gru_after_exercise(), fn, time_limit)
+
+
+CHECKS.update(lstm_forward=check_lstm_forward, rnn_bptt=check_rnn_bptt,
+              lstm_bptt=check_lstm_bptt, gru_step_reset_after=check_gru_step_reset_after)
+__all__ += ["check_gru_step_reset_after", "check_lstm_bptt", "check_lstm_forward",
+            "check_rnn_bptt"]
+
+
+# ============================================================================ grading with nbgrader
+#
+# An nbgrader test cell earns its points when it runs without an error. `grade` splits an
+# exercise into parts, one per isolation case (only the bias, only the input, ...) and one for
+# the random cases together, so a half-right function earns part of the points, and it raises
+# `GradingFailure` (shown as the diagnosis, with no traceback) when the part is wrong. The
+# learner's function is run once per exercise; the parts reuse that run.
+
+_EXERCISES = {
+    "forget_gate": lambda: _gate_exercise("f"), "input_gate": lambda: _gate_exercise("i"),
+    "candidate": lambda: _gate_exercise("g"), "output_gate": lambda: _gate_exercise("o"),
+    "cell_update": _cell_update_exercise, "hidden_state": _hidden_state_exercise,
+    "lstm_step": _lstm_step_exercise, "gru_step": _gru_step_exercise,
+    "gru_step_reset_after": _gru_after_exercise, "lstm_step_backward": _backward_exercise,
+    "lstm_forward": _lstm_forward_exercise, "rnn_bptt": _rnn_bptt_exercise,
+    "lstm_bptt": _lstm_bptt_exercise,
+}
+_STATIC_ONLY = "\nAll inputs of this case: result.case"   # a notebook hint; feedback is static
+_graded = {}                                               # (name, id(fn)) -> (fn, verdict)
+
+
+class GradingFailure(AssertionError):
+    """A graded part is wrong. In a notebook it shows as its message alone, no traceback."""
+
+    def _render_traceback_(self):   # IPython prints these lines in place of a traceback
+        return str(self).splitlines()
+
+
+def parts(name):
+    """The graded parts of exercise `name`: a list of (label, case numbers).
+
+    >>> [label for label, _ in parts("cell_update")]
+    ['the forget gate is open and the input gate closed', 'the forget gate is closed and the \
+input gate open', 'the random cases']
+    """
+    ex = _EXERCISES[name]()
+    out = [(case.label.split(" (")[0].split(":")[0], [k])
+           for k, case in enumerate(ex.cases) if case.hint]
+    together = [k for k, case in enumerate(ex.cases) if not case.hint]
+    return out + [("the random cases", together)]
+
+
+def _graded_run(name, fn, time_limit):
+    """(the CheckResult, the set of wrong case numbers, or None when nothing could be compared)
+    for fn on exercise `name`, computed once per function."""
+    key = (name, id(fn))
+    if key not in _graded or _graded[key][0] is not fn:
+        ex = _EXERCISES[name]()
+        run, problem = _screen(ex, fn, _time_limit(time_limit))
+        if problem is not None:
+            verdict = (problem, None)
+        else:
+            wrong = {k for k, case in enumerate(ex.cases) if not _close(run.values[k],
+                                                                       case.expected)}
+            verdict = (_verdict(ex, run), wrong)
+        _graded[key] = (fn, verdict)
+    return _graded[key][1]
+
+
+def grade(name, fn, part, *, time_limit=None):
+    """For an nbgrader test cell: raise `GradingFailure` unless fn is right on part `part`
+    (1, 2, ...; see `parts`) of exercise `name` (a key of `CHECKS`); print one line if it is.
+
+    The failure's message is the checker's diagnosis, written for static feedback.
+
+    >>> def forget_gate(x_t, h_prev, W_xf, W_hf, b_f):          # the bias is missing
+    ...     return sigmoid(W_xf @ x_t + W_hf @ h_prev)
+    >>> grade("forget_gate", forget_gate, 2)
+    forget_gate, part 2 of 4 (only the input acts): right.
+    >>> grade("forget_gate", forget_gate, 1)
+    Traceback (most recent call last):
+    ...
+    lstm_lab.exercises.GradingFailure: forget_gate, part 1 of 4 (only the bias acts): wrong, ...
+    """
+    all_parts = parts(name)
+    if not 1 <= part <= len(all_parts):
+        raise ValueError(f"{name} has parts 1 to {len(all_parts)}; got {part!r}")
+    label, cases = all_parts[part - 1]
+    head = f"{name}, part {part} of {len(all_parts)} ({label})"
+    result, wrong = _graded_run(name, fn, time_limit)
+    if wrong is None or wrong & set(cases):
+        raise GradingFailure(f"{head}: wrong, no points for this part.\n"
+                             + result.message.replace(_STATIC_ONLY, ""))
+    print(f"{head}: right.")
+
+
+class Demonstration:
+    """A checker's answer on a function written wrong on purpose, shown in a neutral grey box
+    (it is an example, not the learner's result)."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def __repr__(self):
+        return "A demonstration of the check (not your function):\n" + self.text
+
+    @property
+    def text(self):
+        return self.result.message.replace(_STATIC_ONLY, "")
+
+    def _repr_html_(self):
+        return ('<div style="border-left:6px solid #757575; background:#f5f5f5; color:#1b1b1b; '
+                'padding:6px 10px; margin:4px 0"><b>A demonstration of the check (not your '
+                'function):</b><pre style="margin:6px 0 0 0; white-space:pre-wrap; '
+                f'background:transparent; color:inherit">{html.escape(self.text)}</pre></div>')
+
+
+def demonstrate(name, fn):
+    """What the check of exercise `name` says about fn, as a `Demonstration` (grey, not red)."""
+    return Demonstration(CHECKS[name](fn))
+
+
+__all__ += ["Demonstration", "GradingFailure", "demonstrate", "grade", "parts"]

@@ -113,7 +113,7 @@ def test_parse_constraints_rejects_ranges():
         parse_constraints("numpy>=1.24\n")
 
 
-@pytest.mark.parametrize("group", ["runtime", "test"])
+@pytest.mark.parametrize("group", ["runtime", "test", "teach"])
 def test_every_runtime_and_test_dependency_is_pinned_compatibly(group):
     pins = constraints()
     for name, req in declared(group).items():
@@ -139,6 +139,22 @@ def test_frameworks_only_in_the_parity_extra():
     parity = declared("parity")
     assert {"torch", "keras"} <= set(parity)
     assert str(parity["torch"].specifier) == "==2.13.0", "torch must be pinned exactly (CPU build)"
+
+
+def test_nbgrader_only_in_the_teach_extra_and_pinned_exactly():
+    """Students never need nbgrader; teachers (and CI) get the exact version the notebooks'
+    nbgrader metadata and the grading workflow test are written against."""
+    assert "nbgrader" not in declared("runtime", "test")
+    teach = declared("teach")
+    assert str(teach["nbgrader"].specifier) == "==0.9.6"
+    assert constraints()["nbgrader"] == "0.9.6"
+
+
+def test_ci_installs_the_teach_extra():
+    """tools/_venv.sh (which .ci/run and tools/test use) installs [test,teach], so that a
+    missing nbgrader fails the grading workflow test in CI instead of going unnoticed."""
+    text = (ROOT / "tools" / "_venv.sh").read_text(encoding="utf-8")
+    assert '-e "$REPO[test,teach]"' in text
 
 
 def test_constraints_match_the_installed_closure():

@@ -440,7 +440,9 @@ EXERCISES = {
     "candidate": lambda: ex._gate_exercise("g"), "output": lambda: ex._gate_exercise("o"),
     "cell_update": ex._cell_update_exercise, "hidden": ex._hidden_state_exercise,
     "lstm_step": ex._lstm_step_exercise, "gru_step": ex._gru_step_exercise,
-    "backward": ex._backward_exercise,
+    "backward": ex._backward_exercise, "lstm_forward": ex._lstm_forward_exercise,
+    "rnn_bptt": ex._rnn_bptt_exercise, "gru_after": ex._gru_after_exercise,
+    "lstm_bptt": ex._lstm_bptt_exercise,
 }
 
 # mistakes that give exactly the same numbers as another, likelier one (which is named instead)
@@ -449,6 +451,9 @@ EQUIVALENT = {
     ("lstm_step", ((("i", "src"), "f"),)): "The candidate g_t is scaled by f_t",
     ("gru_step", ((("r", "src"), "z"),)): "The candidate uses z_t where the reset gate r_t belongs",
     ("gru_step", ((("z", "act"), "flipped"),)): "z_t and 1 - z_t are swapped",
+    ("gru_after", ((("z", "act"), "flipped"),)): "z_t and 1 - z_t are swapped",
+    # over a sequence, a step that drops its incoming dc_t is the loop not carrying dc back
+    ("lstm_bptt", ((("bwd", "no_dc_t"), True),)): "The gradient along the cell state is not",
 }
 
 
@@ -492,7 +497,8 @@ def test_isolation_cases_are_what_their_labels_say(name):
     zero_when = {"only the bias acts": ("x_t", "h_prev"), "only the biases act": ("x_t", "h_prev"),
                  "only the input acts": ("h_prev", "b_"), "no memory yet": ("h_prev", "c_prev"),
                  "only the previous hidden state acts": ("x_t", "b_"),
-                 "only dh_t flows in": ("dc_t",), "only dc_t flows in": ("dh_t",)}
+                 "only dh_t flows in": ("dc_t",), "only dc_t flows in": ("dh_t",),
+                 "the states are carried": ("h0", "c0")}
     exercise = EXERCISES[name]()
     found = 0
     for case in exercise.cases:
@@ -502,7 +508,16 @@ def test_isolation_cases_are_what_their_labels_say(name):
                 if key.startswith(prefix):
                     found += 1
                     assert not np.any(value), f"{case.label}: {key} = {value}"
-        if short not in zero_when:
+        if short == "one step":
+            found += 1
+            assert len(next(iter(case.args.values()))) == 1, case.label
+        elif short == "the loss only at the last step":
+            found += 1
+            assert not case.args["dh"][:-1].any() and case.args["dh"][-1].all(), case.label
+        elif short == "start from h0 and c0":
+            found += 1
+            assert case.args["h0"].all() and case.args["c0"].all(), case.label
+        elif short not in zero_when:
             assert short.startswith(("random", "the forget gate", "the output gate",
                                      "the cell state")), short
     assert found or name in ("cell_update", "hidden")
@@ -693,3 +708,148 @@ def test_exercises_do_not_import_plotting():
             "sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# ------------------------------------------------------------------ the longer exercises
+
+
+def _lstm_forward(x, h0, c0, params):
+    T, B, H = x.shape[0], x.shape[1], h0.shape[1]
+    out = {key: np.zeros((T, B, H)) for key in "hcfigo"}
+    h, c = h0, c0
+    for t in range(T):
+        a = {L: x[t] @ params["W_x" + L].T + h @ params["W_h" + L].T + params["b_" + L]
+             for L in "figo"}
+        f, i, o, g = ll.sigmoid(a["f"]), ll.sigmoid(a["i"]), ll.sigmoid(a["o"]), np.tanh(a["g"])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        for key, value in zip("hcfigo", (h, c, f, i, g, o), strict=True):
+            out[key][t] = value
+    return out
+
+
+def _rnn_bptt(x, h0, params, dh):
+    cell = ll.RNNCell(x.shape[1], h0.size, seed=0)
+    for name, value in params.items():
+        cell.params[name] = value
+    return {("d" + k): v for k, v in cell.backward(cell.forward(x, h0), dh).items()}
+
+
+def _lstm_bptt(x, h0, c0, params, dh):
+    cell = ll.LSTMCell(x.shape[1], h0.size, seed=0)
+    for name, value in params.items():
+        cell.params[name] = value
+    return cell.backward(cell.forward(x, h0, c0), dh)
+
+
+def _gru_after(x_t, h_prev, params):
+    cell = ll.GRUCell(x_t.size, h_prev.size, seed=0, reset_after=True)
+    for name, value in params.items():
+        cell.params[name] = value
+    return cell.step(x_t, h_prev)[0].h
+
+
+@pytest.mark.parametrize("check, fn", [(ex.check_lstm_forward, _lstm_forward),
+                                       (ex.check_rnn_bptt, _rnn_bptt),
+                                       (ex.check_lstm_bptt, _lstm_bptt),
+                                       (ex.check_gru_step_reset_after, _gru_after)],
+                         ids=["lstm_forward", "rnn_bptt", "lstm_bptt", "gru_after"])
+def test_longer_exercises_pass_right_answers(check, fn):
+    result = check(fn)
+    assert result.passed, result.message
+
+
+def test_lstm_forward_reports_batch_first_and_one_step_shapes():
+    def batch_first(x, h0, c0, params):
+        return {k: np.swapaxes(v, 0, 1) for k, v in _lstm_forward(x, h0, c0, params).items()}
+
+    def last_step_only(x, h0, c0, params):
+        return {k: v[-1] for k, v in _lstm_forward(x, h0, c0, params).items()}
+
+    first = ex.check_lstm_forward(batch_first)
+    assert not first.passed and "Time comes first" in first.message, first.message
+    last = ex.check_lstm_forward(last_step_only)
+    assert "one step's values" in last.message, last.message
+
+
+def test_rnn_bptt_reference_agrees_with_finite_differences():
+    """The BPTT checker's expected gradients (RNNCell.backward) equal central differences."""
+    from lstm_lab.gradcheck import numeric_gradient
+
+    for case in ex._rnn_bptt_exercise().cases:
+        x, h0, P, dh = (case.args[k].copy() if k != "params" else
+                        {n: v.copy() for n, v in case.args[k].items()}
+                        for k in ("x", "h0", "params", "dh"))
+        cell = ll.RNNCell(x.shape[1], h0.size, seed=0)
+        for name, value in P.items():
+            cell.params[name] = value
+
+        def loss(x=x, h0=h0, cell=cell, dh=dh):
+            return float(np.sum(cell.forward(x, h0).h * dh))
+
+        targets = {**cell.params, "x": x, "h0": h0}
+        for key, arr in targets.items():
+            np.testing.assert_allclose(case.expected[key], numeric_gradient(loss, arr),
+                                       rtol=1e-6, atol=1e-8, err_msg=f"{case.label}: {key}")
+
+
+# ------------------------------------------------------------------ grading parts
+
+
+def test_every_exercise_has_parts_covering_every_case_once():
+    for name in ex.CHECKS:
+        parts = ex.parts(name)
+        cases = sorted(k for _, ks in parts for k in ks)
+        assert cases == list(range(len(ex._EXERCISES[name]().cases))), name
+        assert len(parts) >= 3, name   # partial credit: at least two isolating parts + the rest
+
+
+def test_grade_gives_partial_credit_and_a_static_diagnosis(capsys):
+    def no_bias(x_t, h_prev, W_xf, W_hf, b_f):
+        return ll.sigmoid(W_xf @ x_t + W_hf @ h_prev)
+
+    verdicts = []
+    for part in range(1, 5):
+        try:
+            ex.grade("forget_gate", no_bias, part)
+            verdicts.append(True)
+        except ex.GradingFailure as failure:
+            verdicts.append(False)
+            text = str(failure)
+            assert "The bias b_f is missing" in text and "result.case" not in text
+            assert failure._render_traceback_() == text.splitlines()
+    assert verdicts == [False, True, True, False]
+    assert capsys.readouterr().out.count(": right.") == 2
+    with pytest.raises(ValueError, match="parts 1 to 4"):
+        ex.grade("forget_gate", no_bias, 5)
+
+
+def test_grade_runs_the_function_once_per_exercise():
+    calls = []
+
+    def counted(c_prev, f_t, i_t, g_t):
+        calls.append(1)
+        return f_t * c_prev + i_t * g_t
+
+    for part in range(1, len(ex.parts("cell_update")) + 1):
+        ex.grade("cell_update", counted, part)
+    assert len(calls) == len(ex._cell_update_exercise().cases)
+
+
+def test_grade_reports_a_hanging_function_within_the_time_limit():
+    def endless(c_prev, f_t, i_t, g_t):
+        while True:
+            pass
+
+    with pytest.raises(ex.GradingFailure, match="did not return within 0.2 s"):
+        ex.grade("cell_update", endless, 1, time_limit=0.2)
+
+
+def test_demonstration_is_neutral_and_static():
+    def slip(x_t, h_prev, W_xf, W_hf, b_f):
+        return np.tanh(W_xf @ x_t + W_hf @ h_prev + b_f)
+
+    demo = ex.demonstrate("forget_gate", slip)
+    page = demo._repr_html_()
+    assert "#c62828" not in page and "#2e7d32" not in page      # neither red nor green
+    assert "uses tanh where the sigmoid belongs" in page and "result.case" not in repr(demo)

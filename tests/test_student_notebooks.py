@@ -1,6 +1,6 @@
-"""The student versions of the exercise notebooks: up to date with the solutions, free of
-solutions, and runnable -- every exercise stub raises NotImplementedError and every check cell
-answers "not implemented yet" instead of crashing."""
+"""The student versions of the exercise notebooks: up to date with the solutions (nbgrader's
+own release), free of solutions, gradable, and runnable -- every exercise stub raises
+NotImplementedError and every test cell answers "not implemented yet" instead of crashing."""
 
 import importlib.util
 import os
@@ -27,14 +27,16 @@ def _exercise_cells(nb):
     return [c for c in nb.cells if c.cell_type == "code" and "NotImplementedError" in c.source]
 
 
-def _check_cells(nb):
-    return [c for c in nb.cells if c.cell_type == "code" and "exercises.check_" in c.source]
+def _test_cells(nb):
+    return [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+            and c.cell_type == "code"]
 
 
 def test_there_are_exercise_notebooks():
     names = [p.name for p in SOLUTIONS]
-    assert len(names) >= 7, names
-    for word in ("forget", "input", "cell", "output", "lstm_step", "gru", "backward"):
+    assert len(names) >= 10, names
+    for word in ("forget", "input", "cell", "output", "lstm_step", "gru", "backward",
+                 "lstm_forward", "bptt", "bug"):
         assert any(word in n for n in names), (word, names)
 
 
@@ -45,38 +47,38 @@ def test_student_versions_are_up_to_date():
     assert not stale, f"out of date: {stale}; run python tools/make_student_notebooks.py"
 
 
-def test_strip_solutions_keeps_indentation_and_refuses_broken_markers():
-    maker = _maker()
-    source = ("def f(x):\n    # return twice x\n    ### BEGIN SOLUTION\n    y = 2 * x\n"
-              "    return y\n    ### END SOLUTION\n\nprint('kept')")
-    text, regions = maker.strip_solutions(source)
-    assert regions == 1
-    assert text.split("\n") == ["def f(x):", "    # return twice x", "    " + maker.STUB[0],
-                                "    raise NotImplementedError()", "", "print('kept')"]
-    for broken in ("### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION",
-                   "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"):
-        with pytest.raises(ValueError, match="SOLUTION"):
-            maker.strip_solutions(broken)
-
-
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_solution_notebook_is_committed_executed_and_passing(path):
+    """Every solution notebook is an nbgrader source: solution cells, graded test cells with
+    points (at least one visible test per function, all passing), one written question with a
+    model answer; committed executed."""
     nb = nbformat.read(path, as_version=4)
-    exercises = [c for c in nb.cells if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source]
-    checks = _check_cells(nb)
-    assert exercises and len(checks) >= len(exercises)
-    for cell in exercises:
-        assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION")
-        assert cell.metadata["nbgrader"]["solution"] is True
+    meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
+    solutions = [c for c, m in zip(nb.cells, meta, strict=True)
+                 if m.get("solution") and c.cell_type == "code"]
+    written = [c for c, m in zip(nb.cells, meta, strict=True)
+               if m.get("solution") and m.get("grade") and c.cell_type == "markdown"]
+    tests = _test_cells(nb)
+    assert solutions and tests and len(written) == 1
+    ids = [m["grade_id"] for m in meta if m]
+    assert len(ids) == len(set(ids)), "grade ids must be unique within a notebook"
+    for cell in solutions:
+        assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION") == 1
+        name = cell.source.split("def ", 1)[1].split("(")[0]
+        assert any(f", {name}, " in t.source for t in tests), f"no test cell for {name}"
+    for cell in tests:
+        assert cell.metadata.nbgrader["points"] > 0 and cell.metadata.nbgrader["locked"]
+        assert cell.source.startswith("exercises.grade(")
+        assert [o.output_type for o in cell.outputs] == ["stream"], cell.id
+        assert cell.outputs[0].text.rstrip().endswith(": right."), cell.outputs[0].text
+    assert written[0].metadata.nbgrader["points"] > 0
+    assert written[0].source.startswith("*Model answer")
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.execution_count is not None, f"cell {cell.id} was not executed"
             assert all(o.output_type != "error" for o in cell.outputs), cell.id
-    for cell in checks:
-        if "with_a_slip" in cell.source:           # the demonstration of a failing check
-            continue
-        text = cell.outputs[0]["data"]["text/plain"]
-        assert text.startswith("CheckResult(passed=True)"), f"{cell.id}: {text}"
+            text = "".join(str(o.get("data", {}).get("text/html", "")) for o in cell.outputs)
+            assert "#c62828" not in text, f"{cell.id} shows a red box to every student"
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
@@ -85,42 +87,45 @@ def test_student_notebook_has_no_solution_and_no_output(path):
     solution = nbformat.read(path, as_version=4)
     text = "\n".join(c.source for c in nb.cells)
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert "Model answer" not in text and "YOUR ANSWER HERE" in text
     assert len(_exercise_cells(nb)) == sum("### BEGIN SOLUTION" in c.source for c in solution.cells)
     for cell in nb.cells:
-        assert cell.metadata == {}
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
-    assert set(nb.metadata) == {"kernelspec", "language_info"}
+    # nbgrader's metadata stays, so that a submission made from this file can be autograded
+    graded = [c.metadata.nbgrader["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert graded == [c.metadata.nbgrader["grade_id"] for c in solution.cells
+                      if "nbgrader" in c.metadata]
+    assert all("checksum" in c.metadata.nbgrader for c in nb.cells if "nbgrader" in c.metadata)
 
 
 def _run(path):
-    """Execute a notebook in a fresh kernel that imports lstm_lab from this checkout."""
+    """Execute a notebook in a fresh kernel that imports lstm_lab from this checkout; a cell
+    that raises is recorded, not fatal (the test cells of an unwritten exercise raise)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     client = NotebookClient(nb, kernel_name="python3", timeout=120, startup_timeout=120,
-                            allow_errors=False, resources={"metadata": {"path": str(path.parent)}})
+                            allow_errors=True, resources={"metadata": {"path": str(path.parent)}})
     client.execute(env=env)
     return nb
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
-def test_student_notebook_runs_and_every_check_says_not_implemented(path):
-    nb = _run(STUDENT / path.name)          # raises CellExecutionError if any cell fails
-    exercises, checks = _exercise_cells(nb), _check_cells(nb)
-    assert exercises
+def test_student_notebook_runs_and_every_test_says_not_implemented(path):
+    nb = _run(STUDENT / path.name)
+    exercises, tests = _exercise_cells(nb), _test_cells(nb)
+    assert exercises and tests
     for cell in exercises:
         assert "raise NotImplementedError()" in cell.source
         assert "# YOUR CODE HERE" in cell.source
-    names = [line.split("def ", 1)[1].split("(")[0] for cell in exercises
-             for line in cell.source.splitlines() if line.startswith("def ")]
-    for name in names:                      # each exercise's own check reports it as not written
-        cell = next(c for c in checks if f"({name})" in c.source)
-        plain = cell.outputs[0]["data"]["text/plain"]
-        html = cell.outputs[0]["data"]["text/html"]
-        assert plain.startswith("CheckResult(passed=False)"), plain
-        assert "not implemented yet" in plain and "not implemented yet" in html, plain
-    for cell in checks:                     # any other check (the demonstration) still answers
-        assert cell.outputs and "CheckResult" in cell.outputs[0]["data"]["text/plain"]
+    for cell in nb.cells:                   # only the test cells fail, and only as planned
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        if cell in tests:
+            assert [e.ename for e in errors] == ["GradingFailure"], cell.id
+            text = "\n".join(errors[0].traceback)
+            assert "not implemented yet" in text and "Traceback" not in text, text
+        elif cell in exercises or cell.cell_type == "code":
+            assert not errors, f"{cell.id}: {errors}"

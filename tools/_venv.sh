@@ -1,6 +1,6 @@
-# Shared by tools/lab and tools/test: make sure a virtualenv with lstm_lab and its test
-# dependencies, pinned by requirements/constraints.txt, exists. Source it, or run it
-# (`bash tools/_venv.sh`) to only create or refresh the environment.
+# Shared by tools/lab and tools/test: make sure a virtualenv with lstm_lab, its test and its
+# grading (`teach`: nbgrader) dependencies, pinned by requirements/constraints.txt, exists.
+# Source it, or run it (`bash tools/_venv.sh`) to only create or refresh the environment.
 #
 #   VENV=/some/dir     use that virtualenv instead of .venv in the repository
 #   PYTHON=python3.12  interpreter to create it with (default python3; needs >= 3.10)
@@ -26,8 +26,8 @@ ensure_venv() {
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
-    echo "tools: installing lstm_lab[test] into $VENV (pinned by requirements/constraints.txt)"
-    "$VENV/bin/python" -m pip install -e "$REPO[test]" -c "$REPO/requirements/constraints.txt"
+    echo "tools: installing lstm_lab[test,teach] into $VENV (pinned by requirements/constraints.txt)"
+    "$VENV/bin/python" -m pip install -e "$REPO[test,teach]" -c "$REPO/requirements/constraints.txt"
     echo "$want" > "$stamp"
 }
 

@@ -1,19 +1,18 @@
-"""Make the student versions of the exercise notebooks: solutions become NotImplementedError.
+"""Make the student versions of the exercise notebooks: exactly what nbgrader releases.
 
-Usage (from anywhere; paths are found from this file):
+Usage (from anywhere; paths are found from this file; needs the `teach` extra, nbgrader):
 
     python tools/make_student_notebooks.py            # write notebooks/exercises/student/*.ipynb
     python tools/make_student_notebooks.py --check    # exit 1 if a student version is out of date
 
-For every notebooks/exercises/NN_*.ipynb (the solution version) it writes
-notebooks/exercises/student/NN_*.ipynb where
-
-- every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (the markers nbgrader
-  uses) is replaced, at the same indentation, by a ``# YOUR CODE HERE`` comment and
-  ``raise NotImplementedError()``; the lines outside the markers (the function's signature,
-  docstring and the comment saying what to write) stay;
-- every output and execution count is cleared, cell and notebook metadata are stripped
-  (only the kernelspec stays), and a short note for the student opens the notebook.
+The solution notebooks notebooks/exercises/NN_*.ipynb are nbgrader source notebooks. This
+copies them into a temporary nbgrader course as the assignment `lstm_exercises` and runs
+``nbgrader generate_assignment`` there (without a gradebook, ignoring the user's own Jupyter
+config); its release copies become notebooks/exercises/student/NN_*.ipynb. So each student
+notebook is what a class gets from nbgrader: every ``### BEGIN SOLUTION`` ... ``### END
+SOLUTION`` region replaced by ``# YOUR CODE HERE`` and ``raise NotImplementedError()``, the
+written answers by "YOUR ANSWER HERE", outputs cleared, test cells locked, and nbgrader's
+metadata and checksums kept, so that a submission made from it can be autograded.
 
 The output depends on nothing but the solution notebooks, so running it twice changes nothing.
 Every file is written atomically (a temporary file, then a rename), and the notebooks'
@@ -28,8 +27,11 @@ the command exits with 1.
 from __future__ import annotations
 
 import argparse
-import re
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -42,77 +44,27 @@ import manifest  # noqa: E402  (tools/manifest.py, beside this file)
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks" / "exercises"
 TARGET = SOURCE / "student"
-BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
-END = re.compile(r"^\s*### END SOLUTION\s*$")
-STUB = ("# YOUR CODE HERE: replace this comment and the `raise` below with your code",
-        "raise NotImplementedError()")
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-NOTE = ("*Student version.* Write your code where a cell says `YOUR CODE HERE`, run that cell, "
-        "then run the check cell below it: it tells you whether your function is right and, if "
-        "not, what to look at.")
-
-
-def strip_solutions(source: str, where: str = "cell") -> tuple[str, int]:
-    """Replace each solution region in `source` by the stub; return (new source, regions).
-
-    >>> text = "def f(x):\\n    # double x\\n    ### BEGIN SOLUTION\\n    return 2 * x\\n"
-    >>> print(strip_solutions(text + "    ### END SOLUTION")[0])
-    def f(x):
-        # double x
-        # YOUR CODE HERE: replace this comment and the `raise` below with your code
-        raise NotImplementedError()
-    """
-    out: list[str] = []
-    inside = False
-    regions = 0
-    for number, line in enumerate(source.split("\n"), 1):
-        begin = BEGIN.match(line)
-        if begin:
-            if inside:
-                raise ValueError(f"{where}, line {number}: BEGIN SOLUTION inside a solution region")
-            inside, regions = True, regions + 1
-            out += [begin.group(1) + stub for stub in STUB]
-        elif END.match(line):
-            if not inside:
-                raise ValueError(f"{where}, line {number}: END SOLUTION without a BEGIN SOLUTION")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ValueError(f"{where}: BEGIN SOLUTION is never closed by END SOLUTION")
-    return "\n".join(out), regions
-
-
-def student_version(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
-    """The student version of a solution notebook (a new notebook; `nb` is not changed)."""
-    cells = [nbformat.v4.new_markdown_cell(NOTE, id="student-note")]
-    regions = 0
-    for index, cell in enumerate(nb.cells):
-        cell_id = cell.get("id") or f"cell-{index}"
-        if cell.cell_type == "code":
-            source, found = strip_solutions(cell.source, f"{name}, cell {index}")
-            regions += found
-            cells.append(nbformat.v4.new_code_cell(source, id=cell_id))
-        elif cell.cell_type == "markdown":
-            cells.append(nbformat.v4.new_markdown_cell(cell.source, id=cell_id))
-        else:
-            cells.append(nbformat.v4.new_raw_cell(cell.source, id=cell_id))
-    if not regions:
-        raise ValueError(f"{name} has no ### BEGIN SOLUTION / ### END SOLUTION region")
-    out = nbformat.v4.new_notebook(cells=cells)
-    out.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
-    out.nbformat, out.nbformat_minor = 4, 5
-    nbformat.validate(out)
-    return out
+ASSIGNMENT = "lstm_exercises"
 
 
 def render_all() -> dict[Path, str]:
     """Every student notebook's path and file text, from the solution notebooks."""
-    texts = {}
-    for path in sorted(SOURCE.glob("[0-9][0-9]_*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        texts[TARGET / path.name] = nbformat.writes(student_version(nb, path.name)) + "\n"
-    return texts
+    sources = sorted(SOURCE.glob("[0-9][0-9]_*.ipynb"))
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp)
+        (course / "source" / ASSIGNMENT).mkdir(parents=True)
+        (course / "config").mkdir()
+        for path in sources:
+            shutil.copyfile(path, course / "source" / ASSIGNMENT / path.name)
+        env = {**os.environ, "JUPYTER_CONFIG_DIR": str(course / "config"), "JUPYTER_NO_CONFIG": "1"}
+        done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT,
+                               "--no-db", "--force", "--log-level=WARN"],
+                              cwd=course, env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"nbgrader generate_assignment failed:\n{done.stderr}")
+        release = course / "release" / ASSIGNMENT
+        return {TARGET / path.name: nbformat.writes(nbformat.read(release / path.name, 4)) + "\n"
+                for path in sources}
 
 
 def main(argv: list[str] | None = None) -> int:
