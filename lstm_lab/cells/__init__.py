@@ -27,6 +27,7 @@ VARIANTS = (
     ("peephole", "PeepholeLSTMCell"),
     ("coupled", "CoupledLSTMCell"),
     ("gru", "GRUCell"),
+    ("nig", "NIGCell"),
 )
 
 
