@@ -28,6 +28,7 @@ VARIANTS = (
     ("coupled", "CoupledLSTMCell"),
     ("gru", "GRUCell"),
     ("nig", "NIGCell"),
+    ("nfg", "NFGCell"),
 )
 
 
