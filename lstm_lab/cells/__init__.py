@@ -29,6 +29,7 @@ VARIANTS = (
     ("gru", "GRUCell"),
     ("nig", "NIGCell"),
     ("nfg", "NFGCell"),
+    ("nog", "NOGCell"),
 )
 
 
