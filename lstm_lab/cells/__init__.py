@@ -30,6 +30,7 @@ VARIANTS = (
     ("nig", "NIGCell"),
     ("nfg", "NFGCell"),
     ("nog", "NOGCell"),
+    ("niaf", "NIAFCell"),
 )
 
 
