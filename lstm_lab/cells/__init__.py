@@ -31,6 +31,7 @@ VARIANTS = (
     ("nfg", "NFGCell"),
     ("nog", "NOGCell"),
     ("niaf", "NIAFCell"),
+    ("noaf", "NOAFCell"),
 )
 
 
