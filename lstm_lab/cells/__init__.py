@@ -32,6 +32,7 @@ VARIANTS = (
     ("nog", "NOGCell"),
     ("niaf", "NIAFCell"),
     ("noaf", "NOAFCell"),
+    ("mgu", "MGUCell"),
 )
 
 
