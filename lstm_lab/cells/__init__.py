@@ -33,6 +33,7 @@ VARIANTS = (
     ("niaf", "NIAFCell"),
     ("noaf", "NOAFCell"),
     ("mgu", "MGUCell"),
+    ("cifg", "PeepholeCIFGCell"),
 )
 
 
