@@ -4,7 +4,7 @@ import numpy as np
 
 from ..trace import State
 from .base import Diagram, affine, dsigmoid, dtanh, prev, project, sigmoid, sigmoid_from_tanh, split
-from .lstm import LSTM_STEPS, LSTMCell, LSTMRecord, lstm_loop
+from .lstm import LSTM_STEPS, LSTMCell, lstm_loop
 
 __all__ = ["CoupledLSTMCell"]
 
@@ -77,10 +77,7 @@ class CoupledLSTMCell(LSTMCell):
             np.tanh(c_t, out=tanh_c_t)
             np.multiply(o, tanh_c_t, out=h_t)            # h_t = o_t * tanh(c_t)
             h_prev, c_prev = h_t, c_t
-        gates = self._gate_views(acts)
-        f = 1.0 - gates["i"]                             # f_t = 1 - i_t, for the trace
-        return LSTMRecord(x=x3, h=h, h0=h0, gates={"f": f, **gates}, c=c, c0=c0,
-                          tanh_c=tanh_c, acts=acts)
+        return self._record(x3, h, h0, c, c0, tanh_c, acts)   # with f_t = 1 - i_t
 
     def _back(self, s, dh, W):
         H = self.hidden_size

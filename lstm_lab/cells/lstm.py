@@ -131,8 +131,15 @@ class LSTMCell(Cell):
             np.tanh(c_t, out=tanh_c_t)
             np.multiply(o, tanh_c_t, out=h_t)            # h_t = o_t * tanh(c_t)
             h_prev, c_prev = h_t, c_t
-        return LSTMRecord(x=x3, h=h, h0=h0, gates=self._gate_views(acts), c=c, c0=c0,
-                          tanh_c=tanh_c, acts=acts)
+        return self._record(x3, h, h0, c, c0, tanh_c, acts)
+
+    def _record(self, x3, h, h0, c, c0, tanh_c, acts):
+        """The forward's LSTMRecord; the gates are views of acts (a coupled cell's f_t = 1 - i_t
+        is computed here, for the trace)."""
+        gates = self._gate_views(acts)
+        if self.coupled:
+            gates = {"f": 1.0 - gates["i"], **gates}
+        return LSTMRecord(x=x3, h=h, h0=h0, gates=gates, c=c, c0=c0, tanh_c=tanh_c, acts=acts)
 
     def _back(self, s, dh, W):
         H = self.hidden_size

@@ -21,7 +21,7 @@ from .base import (
     sum_prev_products,
     times_prev,
 )
-from .lstm import LSTM_STEPS, LSTMCell, LSTMRecord
+from .lstm import LSTM_STEPS, LSTMCell
 
 __all__ = ["PeepholeLSTMCell"]
 
@@ -145,8 +145,7 @@ class PeepholeLSTMCell(LSTMCell):
             sigmoid_from_tanh(o, half[:H])               # o_t
             np.multiply(o, tanh_c_t, out=h_t)            # h_t = o_t * tanh(c_t)
             h_prev, c_prev = h_t, c_t
-        return LSTMRecord(x=x3, h=h, h0=h0, gates=self._gate_views(acts), c=c, c0=c0,
-                          tanh_c=tanh_c, acts=acts)
+        return self._record(x3, h, h0, c, c0, tanh_c, acts)
 
     def _back(self, s, dh, W):
         H = self.hidden_size
