@@ -6,15 +6,17 @@
 Issue 14 moved the cells into one module per variant; this checks that the move cost no
 speed. The base commit (by default fea5029, the last commit before the cell package) is
 checked out with ``git worktree add`` into a temporary folder outside the repository and
-removed at the end. Each side is imported in its own subprocess (a worker that stays up for
-the whole run), both with one BLAS thread (OPENBLAS_NUM_THREADS=1 and friends), so neither
-can see the other's code. For every cell kind, dtype and size (T, B, D, H) of the grid the
-two workers build the same seeded cell and time ``trace = cell.forward(x);
-cell.backward(trace, R)``; the samples alternate between the two (base first on even
-rounds, new first on odd ones), so drift of a shared machine is shared. Each sample runs the
-call enough times to last about --sample-ms. The table shows, per point, the median of the
-samples of each side, the ratio new / base of the medians and of the fastest samples, and
-the verdict: a point is slower when both ratios exceed 1.10.
+removed at the end. Each side is imported in its own subprocess, both with one BLAS thread
+(OPENBLAS_NUM_THREADS=1 and friends), so neither can see the other's code; a fresh pair of
+workers serves each cell kind and dtype, so no side carries the allocator's history of
+earlier kinds into a later one (that history alone moved some points by 10-15%). For every
+cell kind, dtype and size (T, B, D, H) of the grid the two workers build the same seeded
+cell and time ``trace = cell.forward(x); cell.backward(trace, R)``; the samples alternate
+between the two (base first on even rounds, new first on odd ones), so drift of a shared
+machine is shared. Each sample runs the call enough times to last about --sample-ms. The
+table shows, per point, the median of the samples of each side, the ratio new / base of the
+medians and of the fastest samples, and the verdict: a point is slower when both ratios
+exceed 1.10.
 
 CPU time (the default clock) is what a busy, shared machine disturbs least; --clock wall
 measures elapsed time.
@@ -112,10 +114,7 @@ def main(argv=None):
     subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(base_dir),
                     args.base], check=True, capture_output=True)
     try:
-        sides = {"base": Worker(base_dir, args.clock), "new": Worker(REPO, args.clock)}
-        rows = run_grid(sides, args)
-        for w in sides.values():
-            w.close()
+        rows = run_grid({"base": base_dir, "new": REPO}, args)
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_dir)],
                        check=False, capture_output=True)
@@ -124,10 +123,11 @@ def main(argv=None):
     return 0 if all(not r["slower"] for r in rows) else 1
 
 
-def run_grid(sides, args):
+def run_grid(roots, args):
     rows = []
     for dtype in args.dtypes:
         for kind in args.kinds:
+            sides = {k: Worker(root, args.clock) for k, root in roots.items()}
             for size in GRID:
                 first = {k: w.time(kind, dtype, size, 1) for k, w in sides.items()}
                 if abs(first["base"]["checksum"] - first["new"]["checksum"]) > 1e-6 * max(
@@ -150,6 +150,8 @@ def run_grid(sides, args):
                                  slower=ratio > LIMIT and ratio_best > LIMIT))
                 print(f"  {kind:16s} {dtype:8s} {str(size):18s} ratio {ratio:.3f}",
                       file=sys.stderr, flush=True)
+            for w in sides.values():
+                w.close()
     return rows
 
 

@@ -198,7 +198,7 @@ def check_cell_plots(ex):
 # ------------------------------------------------------------------------------------ tests
 
 
-def test_registry_names_the_seven_explorers():
+def test_registry_names_every_explorer():
     assert set(NAMES) == {"forget", "input", "update", "output", "lstm", "cell", "rnn_memory",
                           "memory_span"}
     for name, cls in widgets.EXPLORERS.items():
