@@ -44,6 +44,9 @@ class Trace:
                                      W_hg h_{t-1} + b_hg with reset_after=True)
     LSTM, peephole LSTM        7     f_t, i_t, g_t, o_t, c_t, tanh(c_t), h_t
     coupled LSTM               7     the same, f_t = 1 - i_t included
+    NIG, NFG, NOG              6     one gate fewer
+    NIAF / NOAF                7 / 6 as the peephole LSTM / no separate tanh(c_t)
+    MGU                        4     f_t, g_t, h_t and f_t * h_{t-1}
     =========================  ====  =====================================================
 
     plus a copy of the weights and the initial states: in all
