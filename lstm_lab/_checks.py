@@ -6,16 +6,37 @@ import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
+# The most numbers one array here may hold: 5e7 float64 are 400 MB. Sizes that come from
+# outside (a command line, a state dict's key names, a sample length) are checked against it
+# before anything is allocated, so a typo gives a clear error instead of minutes of swapping
+# and a MemoryError.
+MAX_ELEMENTS = 50_000_000
 
-def check_size(value, name):
-    """Return `value` as a positive int, or raise naming `name` (e.g. 'input_size D')."""
+
+def check_size(value, name, maximum=None):
+    """Return `value` as a positive int (at most `maximum`, if given), or raise naming `name`
+    (e.g. 'input_size D')."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{name} must be a positive integer; got {value!r} of type {type(value).__name__}"
         )
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer; got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:,}; got {value:,}")
     return int(value)
+
+
+def check_elements(what, **sizes):
+    """Raise a ValueError unless an array of the given sizes (name -> int) stays within
+    MAX_ELEMENTS numbers; `what` names the array, e.g. 'x (T, B, D)'."""
+    total = 1
+    for size in sizes.values():
+        total *= int(size)
+    if total > MAX_ELEMENTS:
+        spelled = " * ".join(f"{k}={v:,}" for k, v in sizes.items())
+        raise ValueError(f"{what} would hold {spelled} = {total:,} numbers, more than this lab "
+                         f"allocates ({MAX_ELEMENTS:,}); use smaller sizes")
 
 
 def check_seed(seed):

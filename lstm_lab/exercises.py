@@ -5,8 +5,12 @@ one term at a time (zero input, zero state, only the bias; D != H so that a tran
 shows; random cases) and compares it with the package's own cells. When the answer is wrong,
 it replays well-known mistakes -- "what would a learner who used tanh here get?" -- and names
 the one that reproduces the learner's numbers, with the equation to look at and one failing
-case. A checker never raises because the learner's code is wrong, badly shaped or crashing:
-it reports that in the returned `CheckResult`.
+case. A checker never raises because the learner's code is wrong, badly shaped, crashing or
+endless: it reports that in the returned `CheckResult`. Each call of the learner's function
+runs under a time limit, ``TIME_LIMIT`` seconds (5 unless changed; ``check_*(fn,
+time_limit=20)`` for one check); a function that does not return by then is reported as "did
+not return within 5 s". An interrupt from outside (Stop, Ctrl-C, a test runner's timeout)
+is never caught: it stops the checker at once.
 
 The functions a learner writes (vectors are 1-D, (H,); matrices (H, D); names as in the
 symbol table)::
@@ -35,9 +39,14 @@ check_forget_gate: passed. ...
 
 from __future__ import annotations
 
+import ctypes
 import html
 import itertools
+import math
 import re
+import signal
+import threading
+import time
 import traceback
 import warnings
 from collections.abc import Mapping
@@ -53,8 +62,11 @@ from .symbols import ACTIVATION_OF, NAMES
 __all__ = [
     "CHECKS", "CheckResult", "check_candidate", "check_cell_update", "check_forget_gate",
     "check_gru_step", "check_hidden_state", "check_input_gate", "check_lstm_step",
-    "check_lstm_step_backward", "check_output_gate", "lstm_step_cache",
+    "check_lstm_step_backward", "check_output_gate", "lstm_step_cache", "TIME_LIMIT",
 ]
+
+TIME_LIMIT = 5.0
+"""Seconds each call of a learner's function may take before the checker gives up on it."""
 
 RTOL, ATOL = 1e-5, 1e-7          # float32 arithmetic in a learner's code still passes
 _BIG = 40.0                      # sigmoid(+-40) is exactly 1 / 0 in float64: gate open / shut
@@ -117,10 +129,13 @@ def _is_shape_error(err):
 
 
 def _copy(value):
+    """A deep copy of arrays, dicts, tuples and lists of them (other values are shared)."""
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copy(v) for v in value)
     return value
 
 
@@ -137,21 +152,114 @@ class _Outcome:
     """One call of the learner's function: what it returned or raised, and what it modified."""
 
     value: object = None
-    error: BaseException | None = None
+    error: Exception | None = None
     where: str = ""                       # "in fn_name: source line" of the learner's failing line
     mutated: list = field(default_factory=list)
+    timed_out: bool = False
 
 
-def _call(fn, args):
-    """Call fn on copies of `args` (a dict name -> value, in argument order); never raises."""
+class _TimeUp(BaseException):
+    """Raised inside the learner's function when its time is up. Not an Exception, so that the
+    learner's own `except Exception:` does not swallow it."""
+
+
+def _time_limit(value):
+    """The time limit to use: `value`, or TIME_LIMIT when it is None; a positive finite number."""
+    limit = TIME_LIMIT if value is None else value
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not (
+            0 < limit < math.inf):
+        raise ValueError(f"time_limit must be a positive number of seconds; got {limit!r}")
+    return float(limit)
+
+
+def _run_limited(fn, args, limit):
+    """fn(*args), raising _TimeUp if it has not returned after `limit` seconds.
+
+    In the main thread (a Jupyter kernel runs cells there) a SIGALRM timer interrupts the call
+    at its next Python bytecode, and keeps interrupting every 50 ms in case the function catches
+    it; a timer set by someone else (a test runner's timeout) keeps its own deadline and its
+    own handler. Where signals are not available (Windows, other threads) the call runs in a
+    helper thread that is abandoned, and asked to stop, when the time is up.
+    """
+    if (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) is not None):  # None: a handler set from C
+        return _run_with_alarm(fn, args, limit)
+    return _run_in_thread(fn, args, limit)
+
+
+def _run_with_alarm(fn, args, limit):
+    start = time.monotonic()
+    deadline = start + limit
+    outer_handler = signal.getsignal(signal.SIGALRM)
+    outer_delay, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+    outer_deadline = start + outer_delay if outer_delay > 0 else math.inf
+    state = {"active": True, "outer_fired": False}
+
+    def on_alarm(signum, frame):
+        if not state["active"]:
+            return
+        now = time.monotonic()
+        if now >= outer_deadline and not state["outer_fired"]:
+            state["outer_fired"] = True   # the outer timer's moment: its handler decides
+            if callable(outer_handler):
+                outer_handler(signum, frame)
+            elif outer_handler == signal.SIG_DFL:   # what the alarm would have done
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                signal.raise_signal(signal.SIGALRM)
+            return
+        if now >= deadline:
+            raise _TimeUp
+
+    try:
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, max(min(limit, outer_delay or limit), 1e-6), 0.05)
+        try:
+            return fn(*args)
+        finally:
+            state["active"] = False
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, outer_handler)
+        if outer_delay > 0 and not state["outer_fired"]:   # give the outer timer back
+            left = max(outer_deadline - time.monotonic(), 1e-6)
+            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+
+
+def _run_in_thread(fn, args, limit):
+    box = {}
+
+    def target():
+        with np.errstate(all="ignore"):
+            try:
+                box["value"] = fn(*args)
+            except BaseException as err:  # handed back to the caller's thread just below
+                box["error"] = err
+
+    worker = threading.Thread(target=target, name="learner function", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():  # ask it to stop at its next bytecode; it is abandoned either way
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident),
+                                                   ctypes.py_object(_TimeUp))
+        raise _TimeUp
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _call(fn, args, limit=None):
+    """Call fn on copies of `args` (a dict name -> value, in argument order) within `limit`
+    seconds; returns an _Outcome. Only the learner's `Exception`s are caught: an interrupt or
+    an outer timeout goes on at once."""
     copies = {k: _copy(v) for k, v in args.items()}
+    limit = _time_limit(limit)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
-            value = fn(*copies.values())
-        except KeyboardInterrupt:
-            raise
-        except BaseException as err:  # the learner's code failing is a finding, not an error here
+            value = _run_limited(fn, list(copies.values()), limit)
+        except _TimeUp:
+            return _Outcome(timed_out=True)
+        except Exception as err:  # the learner's code failing is a finding, not an error here
             return _Outcome(error=err, where=_learner_line(err))
     mutated = [k for k in args if not _same(args[k], copies[k])]
     return _Outcome(value=value, mutated=mutated)
@@ -1091,14 +1199,20 @@ def _normalise_grads(value, expected):
     return grads, None
 
 
-def _screen(ex, fn):
+def _screen(ex, fn, limit):
     """Run fn on every case and return (_Run, None), or (None, CheckResult) for a problem that
-    must be reported before any comparison (not written yet, a crash, a wrong return type)."""
+    must be reported before any comparison (not written yet, a crash, a wrong return type,
+    no answer within the time limit)."""
     if not callable(fn):
         return None, _failed(ex, f"{ex.name} needs your function itself, {ex.call}; it got a "
                                  f"{type(fn).__name__}. Pass the name without calling it: "
                                  f"{ex.name}(my_function).")
-    outcomes = [_call(fn, case.args) for case in ex.cases]
+    outcomes = []
+    for case in ex.cases:
+        out = _call(fn, case.args, limit)
+        if out.timed_out:   # the other cases would most likely take as long: stop here
+            return None, _timed_out(ex, case, limit)
+        outcomes.append(out)
     for out in outcomes:
         if isinstance(out.error, NotImplementedError):
             return None, CheckResult(False, f"{ex.name}: not implemented yet.\nYour function still "
@@ -1175,8 +1289,9 @@ def _diagnose(ex, run):
     return None
 
 
-def _check(ex, fn):
-    run, problem = _screen(ex, fn)
+def _check(ex, fn, time_limit=None):
+    limit = _time_limit(time_limit)   # a bad time_limit is the caller's error: raise it now
+    run, problem = _screen(ex, fn, limit)
     if problem is not None:
         return problem
     wrong = [k for k, case in enumerate(ex.cases) if not _close(run.values[k], case.expected)]
@@ -1284,7 +1399,8 @@ def _failed(ex, causes, looks=(), case=None, got=None, outcome=None, note=""):
     if case is not None and (got is not None or raised):
         lines.append(f"A failing case, {case.label}:")
         lines += _case_lines(ex, case, got, outcome)
-        record = {**case.args, "expected": case.expected, "got": got}
+        # copies: editing result.case must not change the checker's own cases
+        record = {**_copy(case.args), "expected": _copy(case.expected), "got": got}
     if note:
         lines.append(note)
     if record:
@@ -1349,65 +1465,80 @@ def _crashed(ex, case, out):
         if isinstance(err, kind):
             text += "\n" + advice
             break
-    return CheckResult(False, text, case={**case.args, "error": _error_text(err)})
+    return CheckResult(False, text, case={**_copy(case.args), "error": _error_text(err)})
+
+
+def _timed_out(ex, case, limit):
+    shapes = _shapes(case.args)
+    text = (f"{ex.name}: your function did not return within {limit:g} s.\n"
+            f"It was called as {ex.call}, on the case \"{case.label}\""
+            + (f", with {shapes}." if shapes else ".") +
+            "\nLook for a loop that never ends (a `while` whose condition stays true, a loop "
+            "that waits for something). If it is only slow, allow it more time: "
+            f"{ex.name}(your_function, time_limit=30), or exercises.TIME_LIMIT = 30 for every "
+            "check.")
+    return CheckResult(False, text, case={**_copy(case.args),
+                                          "error": f"did not return within {limit:g} s"})
 
 
 # ============================================================================ the checkers
 
 
-def check_forget_gate(fn):
+def check_forget_gate(fn, *, time_limit=None):
     """Check fn(x_t, h_prev, W_xf, W_hf, b_f) -> f_t = sigmoid(W_xf x_t + W_hf h_{t-1} + b_f).
 
     x_t (D,), h_prev (H,), W_xf (H, D), W_hf (H, H), b_f (H,); f_t (H,). Returns a `CheckResult`.
+    Every checker takes ``time_limit``, the seconds each call of fn may take (default
+    ``TIME_LIMIT``, 5).
     """
-    return _check(_gate_exercise("f"), fn)
+    return _check(_gate_exercise("f"), fn, time_limit)
 
 
-def check_input_gate(fn):
+def check_input_gate(fn, *, time_limit=None):
     """Check fn(x_t, h_prev, W_xi, W_hi, b_i) -> i_t = sigmoid(W_xi x_t + W_hi h_{t-1} + b_i)."""
-    return _check(_gate_exercise("i"), fn)
+    return _check(_gate_exercise("i"), fn, time_limit)
 
 
-def check_candidate(fn):
+def check_candidate(fn, *, time_limit=None):
     """Check fn(x_t, h_prev, W_xg, W_hg, b_g) -> g_t = tanh(W_xg x_t + W_hg h_{t-1} + b_g)."""
-    return _check(_gate_exercise("g"), fn)
+    return _check(_gate_exercise("g"), fn, time_limit)
 
 
-def check_output_gate(fn):
+def check_output_gate(fn, *, time_limit=None):
     """Check fn(x_t, h_prev, W_xo, W_ho, b_o) -> o_t = sigmoid(W_xo x_t + W_ho h_{t-1} + b_o)."""
-    return _check(_gate_exercise("o"), fn)
+    return _check(_gate_exercise("o"), fn, time_limit)
 
 
-def check_cell_update(fn):
+def check_cell_update(fn, *, time_limit=None):
     """Check fn(c_prev, f_t, i_t, g_t) -> c_t = f_t * c_{t-1} + i_t * g_t (Hadamard products)."""
-    return _check(_cell_update_exercise(), fn)
+    return _check(_cell_update_exercise(), fn, time_limit)
 
 
-def check_hidden_state(fn):
+def check_hidden_state(fn, *, time_limit=None):
     """Check fn(o_t, c_t) -> h_t = o_t * tanh(c_t), shape (H,)."""
-    return _check(_hidden_state_exercise(), fn)
+    return _check(_hidden_state_exercise(), fn, time_limit)
 
 
-def check_lstm_step(fn):
+def check_lstm_step(fn, *, time_limit=None):
     """Check fn(x_t, h_prev, c_prev, params) -> (h_t, c_t), one whole LSTM step.
 
     x_t (D,), h_prev and c_prev (H,); params a dict with W_x* (H, D), W_h* (H, H), b_* (H,)
     for * in f, i, g, o (the symbol table's names: 'W_xf', 'W_hf', 'b_f', ...).
     """
-    return _check(_lstm_step_exercise(), fn)
+    return _check(_lstm_step_exercise(), fn, time_limit)
 
 
-def check_gru_step(fn):
+def check_gru_step(fn, *, time_limit=None):
     """Check fn(x_t, h_prev, params) -> h_t, one GRU step with the reset gate before the product.
 
     r_t = sigmoid(W_xr x_t + W_hr h_{t-1} + b_r), z_t = sigmoid(W_xz x_t + W_hz h_{t-1} + b_z),
     g_t = tanh(W_xg x_t + W_hg (r_t * h_{t-1}) + b_g), h_t = (1 - z_t) * g_t + z_t * h_{t-1}
     (``GRUCell(reset_after=False)``). params holds W_xr, W_hr, b_r, W_xz, ..., b_g.
     """
-    return _check(_gru_step_exercise(), fn)
+    return _check(_gru_step_exercise(), fn, time_limit)
 
 
-def check_lstm_step_backward(fn):
+def check_lstm_step_backward(fn, *, time_limit=None):
     """Check fn(dh_t, dc_t, cache) -> grads, the backward pass of one LSTM step.
 
     dh_t (H,) is dL/dh_t and dc_t (H,) the gradient reaching c_t from the next step (through
@@ -1415,7 +1546,7 @@ def check_lstm_step_backward(fn):
     of L = dh_t . h_t + dc_t . c_t for every parameter ('W_xf', ..., 'b_o', each shaped like
     its parameter) and for 'x_t', 'h_prev', 'c_prev' (a leading 'd', as in 'dW_xf', is accepted).
     """
-    return _check(_backward_exercise(), fn)
+    return _check(_backward_exercise(), fn, time_limit)
 
 
 CHECKS = {

@@ -12,26 +12,36 @@ learning rate, schedule and clipping are the task's, never the cell's, so a comp
 between cells is fair. Progress goes to stderr; the last line of stdout is one JSON object
 with the task, cell, T, seed, steps, seconds, the test metric (``test_mse``, ``test_xent``
 or ``test_accuracy``) on a held-out test set, and its memoryless baseline
-(``baseline_mse``, ``baseline_xent`` or ``baseline_accuracy``).
+(``baseline_mse``, ``baseline_xent`` or ``baseline_accuracy``). A run whose training
+diverged says ``"diverged": true``; a number that became inf or NaN is written as null.
 
 ``--quick`` is a small budget for CI: it trains end to end in a few seconds but learns
 little.
+
+TASK ``reverse`` trains an encoder-decoder (``lstm_lab.attention.Seq2Seq``, encoder and
+decoder both of kind CELL) to reverse strings of 5 to T symbols, with ``--attention`` none,
+dot or additive; its JSON adds the accuracy at each length (``accuracy_by_length``), and
+``--save FILE.npz`` keeps the trained weights (read them with
+``lstm_lab.attention.load_seq2seq``).
 
 The same run from Python: ``run('adding', 'lstm', T=100, seed=0)`` returns the dict.
 """
 
 import argparse
 import json
+import math
 import sys
 import time
 
 import numpy as np
 
 from . import CELLS
-from .tasks import TASKS
+from ._checks import check_elements, check_size
+from .attention import Seq2Seq, save_seq2seq
+from .tasks import TASKS, ReversalTask
 from .train import SequenceModel, blas_threads, fit, step_schedule
 
-__all__ = ["BUDGETS", "QUICK", "run", "main"]
+__all__ = ["BUDGETS", "QUICK", "REVERSE_BUDGET", "run", "run_reversal", "main"]
 
 # One budget per task, shared by every cell. The adding problem's is sized so that an LSTM
 # and a GRU learn it at T = 100 well inside two minutes on one laptop-class CPU core. The copy
@@ -45,6 +55,11 @@ BUDGETS = {
     "longrange": dict(T=50, hidden=32, batch=32, steps=1500, lr=1e-2, clip=1.0, test_size=1000),
 }
 QUICK = dict(hidden=8, batch=8, steps=30, test_size=64)
+# The reversal task: T is the longest string; every batch has one length from 5 to T, and the
+# test set holds test_size strings of each length 5, 10, ..., T.
+REVERSE_BUDGET = dict(T=30, hidden=32, batch=32, steps=3000, lr=1e-2, clip=1.0, test_size=200)
+REVERSE_MIN_LENGTH = 5
+ATTENTION_KINDS = ("none", "dot", "additive")
 
 
 def run(
@@ -68,7 +83,8 @@ def run(
     only) overrides the cells' default b_f = 1.
     """
     if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+        hint = " (the reversal task: run_reversal)" if task == "reverse" else ""
+        raise ValueError(f"task must be one of {', '.join(TASKS)}{hint}; got {task!r}")
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
     budget = dict(BUDGETS[task])
@@ -83,6 +99,13 @@ def run(
     ):
         if value is not None:
             budget[key] = value
+    for key in ("T", "steps", "hidden", "batch", "test_size"):
+        budget[key] = check_size(budget[key], key)
+    # sizes from a command line: refuse before anything is allocated
+    check_elements("the trace (T, B, H)", T=budget["T"], B=budget["batch"], H=budget["hidden"])
+    check_elements("the test set's trace (T, test_size, H)", T=budget["T"],
+                   test_size=budget["test_size"], H=budget["hidden"])
+    check_elements("W_h (4H, H)", G=4, H=budget["hidden"], H_=budget["hidden"])
     options = {}
     if forget_bias is not None:
         if not CELLS[cell].takes_forget_bias:
@@ -115,10 +138,11 @@ def run(
         description=f"{task} {cell} T={budget['T']}",
     )
     x_test, y_test = the_task.sample(budget["test_size"], np.random.default_rng([seed, 2]))
-    with blas_threads(1):
+    with blas_threads(1), np.errstate(all="ignore"):  # an overflow scores inf, shown as null
         score = the_task.evaluate(model.predict(x_test), y_test)
     seconds = time.perf_counter() - start
-    return {
+    finite_losses = [v for v in hist.loss if math.isfinite(v)]
+    result = {
         "task": task,
         "cell": cell,
         "T": the_task.T,
@@ -135,10 +159,81 @@ def run(
         "optimizer": "adam",
         "num_params": model.num_params,
         "test_size": budget["test_size"],
-        "final_train_loss": hist.loss[-1],
+        "final_train_loss": finite_losses[-1] if finite_losses else None,
         "quick": bool(quick),
         "forget_bias": getattr(model.cell, "forget_bias", None),
+        "diverged": hist.diverged,
     }
+    # strict JSON has no NaN or Infinity: a diverged run's non-finite numbers become null
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in result.items()}
+
+
+def run_reversal(cell, attention="none", T=None, seed=0, steps=None, quick=False,
+                 progress="auto", hidden=None, batch=None, lr=None, save=None):
+    """Train an encoder-decoder of ``cell`` cells to reverse strings; return the result dict.
+
+    ``attention`` is 'none', 'dot' or 'additive'; the budget is ``REVERSE_BUDGET`` whatever
+    the attention, so the three are compared fairly. Seeds as in ``run``; the test strings of
+    length L come from ``[seed, 2, L]``. ``save`` names an .npz file for the trained weights.
+    """
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
+    if attention not in ATTENTION_KINDS:
+        raise ValueError(f"attention must be one of {', '.join(ATTENTION_KINDS)}; "
+                         f"got {attention!r}")
+    budget = dict(REVERSE_BUDGET)
+    if quick:
+        budget.update(QUICK)
+    for key, value in (("T", T), ("steps", steps), ("hidden", hidden), ("batch", batch),
+                       ("lr", lr)):
+        if value is not None:
+            budget[key] = value
+    for key in ("T", "steps", "hidden", "batch", "test_size"):
+        budget[key] = check_size(budget[key], key)
+    if budget["T"] < REVERSE_MIN_LENGTH:
+        raise ValueError(f"T must be at least {REVERSE_MIN_LENGTH} for the reversal task; "
+                         f"got {budget['T']}")
+    H = budget["hidden"]
+    check_elements("the attention scores (T, B, T, H)", T=budget["T"], B=budget["batch"],
+                   T_=budget["T"], H=H)
+    check_elements("the test set's trace (T, test_size, H)", T=budget["T"],
+                   test_size=budget["test_size"], H=H)
+    task = ReversalTask(min_length=REVERSE_MIN_LENGTH, max_length=budget["T"])
+    K = task.output_size
+    model = Seq2Seq(CELLS[cell](task.input_size, H, seed=seed),
+                    CELLS[cell](K + 1, H, seed=seed + 1), K,
+                    attention=None if attention == "none" else attention, seed=seed)
+    start = time.perf_counter()
+    hist = fit(model, task, budget["steps"], batch_size=budget["batch"], lr=budget["lr"],
+               clip=budget["clip"], schedule=step_schedule,
+               eval_every=max(budget["steps"] // 20, 1), eval_batch=min(256, budget["test_size"]),
+               seed=seed, progress=progress,
+               description=f"reverse {cell} attention={attention} T<={budget['T']}")
+    by_length = {}
+    with blas_threads(1), np.errstate(all="ignore"):
+        for L in range(REVERSE_MIN_LENGTH, budget["T"] + 1, 5):
+            x, y = task.sample(budget["test_size"], np.random.default_rng([seed, 2, L]), length=L)
+            by_length[str(L)] = task.evaluate(model.predict(x), y)
+    seconds = time.perf_counter() - start
+    if save is not None:
+        save_seq2seq(model, save)
+    finite_losses = [v for v in hist.loss if math.isfinite(v)]
+    result = {
+        "task": "reverse", "cell": cell, "attention": attention, "T": budget["T"],
+        "min_length": REVERSE_MIN_LENGTH, "seed": seed, "steps": hist.steps,
+        "seconds": round(seconds, 2),
+        "test_accuracy": float(np.mean(list(by_length.values()))),
+        "accuracy_by_length": by_length, "baseline_accuracy": task.baseline(),
+        "hidden": H, "batch": budget["batch"], "lr": budget["lr"], "schedule": "step",
+        "clip": budget["clip"], "optimizer": "adam", "num_params": model.num_params,
+        "test_size": budget["test_size"],
+        "final_train_loss": finite_losses[-1] if finite_losses else None,
+        "quick": bool(quick), "diverged": hist.diverged,
+        "saved": None if save is None else str(save),
+    }
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in result.items()}
 
 
 def _parser():
@@ -147,7 +242,7 @@ def _parser():
         description="Train one recurrent cell on a long-range task; "
         "print the result as JSON (the last line of stdout).",
     )
-    parser.add_argument("task", choices=sorted(TASKS), help="the task")
+    parser.add_argument("task", choices=sorted([*TASKS, "reverse"]), help="the task")
     parser.add_argument("--cell", required=True, choices=list(CELLS), help="the recurrent cell")
     parser.add_argument(
         "--T",
@@ -177,6 +272,15 @@ def _parser():
         default=None,
         help="initial forget-gate bias b_f of an LSTM-family cell (default 1)",
     )
+    parser.add_argument(
+        "--attention",
+        choices=ATTENTION_KINDS,
+        default=None,
+        help="reverse only: the decoder's attention over the encoder's states (default none)",
+    )
+    parser.add_argument(
+        "--save", default=None, metavar="FILE.npz", help="reverse only: write the trained weights"
+    )
     return parser
 
 
@@ -190,23 +294,26 @@ def main(argv=None):
             parser.error(f"--{name} must be a positive integer; got {value}")
     if args.lr is not None and not args.lr > 0:
         parser.error(f"--lr must be > 0; got {args.lr}")
+    if args.task != "reverse" and (args.attention is not None or args.save is not None):
+        parser.error("--attention and --save go with the reverse task only")
+    if args.task == "reverse" and args.forget_bias is not None:
+        parser.error("--forget-bias does not go with the reverse task")
     try:
-        result = run(
-            args.task,
-            args.cell,
-            T=args.T,
-            seed=args.seed,
-            steps=args.steps,
-            quick=args.quick,
-            progress="text",
-            hidden=args.hidden,
-            batch=args.batch,
-            lr=args.lr,
-            forget_bias=args.forget_bias,
-        )
+        if args.task == "reverse":
+            result = run_reversal(
+                args.cell, attention=args.attention or "none", T=args.T, seed=args.seed,
+                steps=args.steps, quick=args.quick, progress="text", hidden=args.hidden,
+                batch=args.batch, lr=args.lr, save=args.save,
+            )
+        else:
+            result = run(
+                args.task, args.cell, T=args.T, seed=args.seed, steps=args.steps,
+                quick=args.quick, progress="text", hidden=args.hidden, batch=args.batch,
+                lr=args.lr, forget_bias=args.forget_bias,
+            )
     except ValueError as err:
         parser.error(str(err))
-    print(json.dumps(result))
+    print(json.dumps(result, allow_nan=False))
     sys.stdout.flush()
     return 0
 

@@ -19,7 +19,7 @@ next character (``SequenceModel(cell, V, many_to_one=False)``) is fed its own sa
 
 import numpy as np
 
-from ._checks import as_real_array, check_size
+from ._checks import MAX_ELEMENTS, as_real_array, check_elements, check_size
 from .train import SequenceModel, softmax_cross_entropy
 
 __all__ = [
@@ -77,7 +77,7 @@ def make_text(n_chars=20000, seed=0):
     my aunt sang on the mat.
     a girl looked under a tree and cried "come must must see
     """
-    n_chars = check_size(n_chars, "n_chars")
+    n_chars = check_size(n_chars, "n_chars", MAX_ELEMENTS)
     rng = np.random.default_rng(seed)
     lines, total = [], 0
     while total < n_chars:
@@ -202,6 +202,7 @@ class CharTask:
     def sample(self, batch, rng=None, dtype=np.float64):
         """A batch (x (T, B, V), y (T, B) labels) of windows starting at random places."""
         batch = check_size(batch, "batch")
+        check_elements("x (T, B, V)", T=self.T, B=batch, V=len(self.vocab))
         rng = np.random.default_rng(rng)
         starts = rng.integers(0, len(self.codes) - self.T, size=batch)
         windows = self.codes[starts[None, :] + np.arange(self.T + 1)[:, None]]   # (T + 1, B)
@@ -225,6 +226,8 @@ class CharTask:
 
 
 # ----------------------------------------------------------------------------- sampling
+
+MAX_SAMPLE_LENGTH = 1_000_000   # one forward step per character: a million takes minutes
 
 def softmax(logits, temperature=1.0):
     """Probabilities softmax(logits / temperature) over the last axis, computed stably.
@@ -283,9 +286,11 @@ def sample(model, vocab, prime="\n", length=200, temperature=1.0, seed=0):
                          f"{model.cell.input_size} and output_size {model.output_size}")
     if not isinstance(prime, str) or not prime:
         raise ValueError("prime must be a non-empty str (e.g. '\\n') to start from")
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)):
+        raise TypeError(f"length must be an int; got {length!r}")
+    if not 0 <= length <= MAX_SAMPLE_LENGTH:
+        raise ValueError(f"length must be between 0 and {MAX_SAMPLE_LENGTH:,}; got {length:,}")
     length = int(length)
-    if length < 0:
-        raise ValueError(f"length must be >= 0; got {length}")
     rng = np.random.default_rng(seed)
     dtype = model.params["W_hy"].dtype
     trace = model.forward(vocab.one_hot(prime, dtype))

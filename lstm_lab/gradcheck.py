@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._atomic import restored_on_failure
+
 __all__ = ["gradcheck", "numeric_gradient"]
 
 _STATE_KEYS = ("x", "h0", "c0")
@@ -23,7 +25,8 @@ def gradcheck(model, x, h0=None, c0=None, *, eps=1e-3, seed=0):
     Returns {key: norm(analytic - numeric) / max(norm(analytic) + norm(numeric), 1e-12)}, the
     relative error over the whole array. Initial states not given are checked at zero. Use a
     float64 model: in float32 the differences themselves are only good to about 1e-3.
-    Parameters are perturbed in place and restored.
+    Parameters are perturbed in place and restored, also when the check fails or is
+    interrupted half-way (a NaN in backward, Stop pressed): the model is left as it was.
 
     >>> import lstm_lab as ll
     >>> cell = ll.LSTMCell(input_size=2, hidden_size=3, seed=0)
@@ -72,21 +75,23 @@ def gradcheck(model, x, h0=None, c0=None, *, eps=1e-3, seed=0):
 def numeric_gradient(loss, arr, eps=1e-3):
     """d loss() / d arr by the five-point central difference, moving each entry of `arr` in place.
 
-    `loss` takes no arguments and reads `arr`; every entry is restored afterwards.
+    `loss` takes no arguments and reads `arr`; every entry is restored afterwards, also when
+    `loss` raises or the computation is interrupted.
 
     >>> a = np.array([1.0, 2.0])
     >>> numeric_gradient(lambda: float(np.sum(a ** 3)), a).round(9)
     array([ 3., 12.])
     """
     grad = np.zeros(arr.shape, dtype=np.float64)
-    for idx in np.ndindex(arr.shape):
-        keep = arr[idx]
-        at = {}
-        for step in (-2, -1, 1, 2):
-            arr[idx] = keep + step * eps
-            at[step] = loss()
-        arr[idx] = keep
-        grad[idx] = (8 * (at[1] - at[-1]) - (at[2] - at[-2])) / (12 * eps)
+    with restored_on_failure([arr]):
+        for idx in np.ndindex(arr.shape):
+            keep = arr[idx]
+            at = {}
+            for step in (-2, -1, 1, 2):
+                arr[idx] = keep + step * eps
+                at[step] = loss()
+            arr[idx] = keep
+            grad[idx] = (8 * (at[1] - at[-1]) - (at[2] - at[-2])) / (12 * eps)
     return grad
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ._checks import FLOAT_DTYPES, check_finite
+from ._checks import FLOAT_DTYPES, check_elements, check_finite
 from .cells import Cell
 
 _FRAMEWORK_NAMES = {
@@ -25,6 +25,11 @@ _FRAMEWORK_NAMES = {
 
 def _array(value, name):
     """A framework tensor or array-like as a numpy float array; float32 and float64 are kept."""
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
+        # an array or tensor (perhaps a broadcast view that takes no memory yet): bound its size
+        # before it is copied
+        check_elements(name, **{f"axis {k}": n for k, n in enumerate(shape)})
     if hasattr(value, "detach"):  # a torch tensor, possibly requiring grad or on another device
         value = value.detach().cpu().numpy()
     try:

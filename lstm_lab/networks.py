@@ -621,6 +621,14 @@ def from_torch(state_dict, kind="lstm"):
     L = max(layer for layer, _ in found) + 1
     reverse = any(rev for _, rev in found)
     directions = (False, True) if reverse else (False,)
+    if L > len(found):
+        # a layer index beyond the keys given (l99999999): name the first gaps without
+        # building a list of every layer in between
+        gaps = sorted(set(range(len(found) + 1)) - {layer for layer, _ in found})[:3]
+        raise ValueError(f"state_dict is missing layer(s) {', '.join(f'l{g}' for g in gaps)}: "
+                         f"its keys name layer l{L - 1}, so a {L:,}-layer module would need keys "
+                         f"for every layer 0..{L - 1} (it has keys for {len(found)} "
+                         f"layer-direction(s))")
     wanted = [(layer, rev) for layer in range(L) for rev in directions]
     missing = [f"weight_ih_l{layer}{'_reverse' * rev}" for layer, rev in wanted
                if (layer, rev) not in found]

@@ -29,7 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import Normalize, to_hex
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from .cells import CELLS
 from .symbols import ACTIVATION_OF, COLORS, LABELS, NAMES, SIGMOID_GATES
@@ -39,7 +39,7 @@ __all__ = [
     "plot_gates", "plot_heatmap", "plot_activation", "plot_conveyor",
     "plot_gradient_norms", "plot_text_colored", "text_html", "plot_param_counts",
     "GatesPlot", "HeatmapPlot", "ActivationPlot", "ConveyorPlot", "GradientNormPlot",
-    "TextPlot", "BarsPlot",
+    "TextPlot", "BarsPlot", "plot_attention", "AttentionPlot",
 ]
 
 # the symbol table (lstm_lab.symbols) gives every symbol its colour, label, name and activation
@@ -134,6 +134,18 @@ def _values(trace, sym):
     if sym == "c":
         return trace.c
     return trace.gates[sym]
+
+
+def _states_label(syms):
+    """The y label of the panel holding the candidate and/or the states ``syms``.
+
+    >>> _states_label(["c", "h"]), _states_label(["g", "c"]), _states_label(["h"])
+    ('states', 'candidate, states', 'hidden state')
+    """
+    names = {"g": "candidate", "c": "cell state", "h": "hidden state"}
+    if len(syms) == 1:
+        return names.get(syms[0], syms[0])
+    return "candidate, states" if "g" in syms else "states"
 
 
 def _sym_limits(values, floor=1.05):
@@ -308,7 +320,7 @@ class GatesPlot(_PlotBase):
                 ax.set_ylabel("gates")
             else:
                 ax.axhline(0, color="0.8", lw=0.8, zorder=0)
-                ax.set_ylabel("candidate, states" if syms != ["h"] else "hidden state")
+                ax.set_ylabel(_states_label(syms))
             _legend(ax, legend, len(syms))
         axes[-1].set_xlabel("time step t")
         for ax in axes:
@@ -1105,3 +1117,96 @@ def plot_param_counts(models, ax=None):
     '192'
     """
     return BarsPlot(models, ax)
+
+
+# --------------------------------------------------------------------------- attention weights
+
+class AttentionPlot(_PlotBase):
+    """Attention weights alpha_tj as a heatmap: decoder steps t down, encoder steps j across.
+
+    Attributes: ``.figure``, ``.ax``, ``.image`` (AxesImage), ``.row`` (the rectangle that
+    ``highlight`` moves), ``.colorbar``.
+    """
+
+    def __init__(self, weights, ax, source, target):
+        weights = self._check(weights)
+        ax = self._use_ax(ax, (4.2, 3.8))
+        self.T, self.S = weights.shape
+        self.image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto",
+                               interpolation="nearest")
+        self.colorbar = ax.figure.colorbar(self.image, ax=ax, pad=0.02)
+        self.colorbar.set_label(r"$\alpha_{tj}$")
+        self.row = ax.add_patch(_row_patch(0, self.S))
+        self.row.set_visible(False)
+        self._labels(source, target)
+        ax.set_xlabel("encoder step $j$ (source)")
+        ax.set_ylabel("decoder step $t$ (output)")
+
+    @staticmethod
+    def _check(weights):
+        weights = np.asarray(weights, dtype=float)
+        if weights.ndim != 2 or 0 in weights.shape:
+            raise ValueError(f"weights must have shape (T, S); got {weights.shape}")
+        if not np.isfinite(weights).all():
+            raise ValueError("weights contain NaN or inf")
+        return weights
+
+    def _labels(self, source, target):
+        for labels, n, axis in ((source, self.S, self.ax.xaxis), (target, self.T, self.ax.yaxis)):
+            if labels is not None and len(labels) != n:
+                raise ValueError(f"expected {n} labels; got {len(labels)}")
+            axis.set_ticks(range(n))
+            axis.set_ticklabels([str(v) for v in labels] if labels is not None
+                                else [str(k + 1) for k in range(n)], fontsize=_SMALL)
+
+    def update(self, weights, source=None, target=None):
+        """Show new weights (the shape may change) and, optionally, new tick labels."""
+        weights = self._check(weights)
+        self.image.set_data(weights)
+        resized = weights.shape != (self.T, self.S)
+        if resized:
+            self.T, self.S = weights.shape
+            self.image.set_extent((-0.5, self.S - 0.5, self.T - 0.5, -0.5))
+            self.ax.set_xlim(-0.5, self.S - 0.5)
+            self.ax.set_ylim(self.T - 0.5, -0.5)
+            self.row.set_width(self.S)
+        if resized or source is not None or target is not None:
+            self._labels(source, target)
+        return self
+
+    def highlight(self, t):
+        """Outline decoder step t (1..T, as in the equations); None hides the outline."""
+        self.row.set_visible(t is not None)
+        if t is not None:
+            if not 1 <= t <= self.T:
+                raise ValueError(f"t must be in 1..{self.T}; got {t}")
+            self.row.set_y(t - 1.5)
+        return self
+
+    def __repr__(self):
+        return f"AttentionPlot(T={self.T}, S={self.S})"
+
+
+def _row_patch(t_index, S):
+    return Rectangle((-0.5, t_index - 0.5), S, 1.0, fill=False, edgecolor=COLORS.get("o", "C1"),
+                     lw=2.0)
+
+
+def plot_attention(weights, ax=None, source=None, target=None):
+    """Heatmap of attention weights (T, S): where each decoder step looks in the source.
+
+    Parameters
+    ----------
+    weights : alpha, (T, S), each row summing to 1 (e.g. ``AttentionTrace.weights``)
+    ax : Axes to draw into (a fresh Figure if None)
+    source, target : tick labels for the S encoder steps and the T decoder steps
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lstm_lab import plots
+    >>> p = plots.plot_attention(np.eye(3)[::-1], source="abc", target="cba")
+    >>> p, p.highlight(2).row.get_y()
+    (AttentionPlot(T=3, S=3), 0.5)
+    """
+    return AttentionPlot(weights, ax, source, target)

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ._checks import check_elements
 from .train import accuracy, mse, softmax_cross_entropy
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "longrange_task",
     "longrange_baseline",
     "AddingTask",
+    "ReversalTask",
     "CopyTask",
     "LongRangeTask",
     "TASKS",
@@ -87,6 +89,7 @@ def adding_problem(batch, T, rng=None, dtype=np.float64):
     """
     B = _check_positive(batch, "batch")
     T = _check_positive(T, "T", 2)
+    check_elements("x (T, B, 2)", T=T, B=B, D=2)
     rng = _rng(rng)
     half = T // 2
     x = np.zeros((T, B, 2), dtype=dtype)
@@ -146,6 +149,8 @@ def copy_task(batch, T, rng=None, n_symbols=8, length=10, dtype=np.float64):
     T = _check_positive(T, "T")
     n_symbols = _check_positive(n_symbols, "n_symbols")
     length = _check_positive(length, "length")
+    check_elements("x (T + 2*length, B, n_symbols + 2)", steps=T + 2 * length, B=B,
+                   D=n_symbols + 2)
     rng = _rng(rng)
     total = T + 2 * length
     symbols = rng.integers(1, n_symbols + 1, size=(length, B))
@@ -185,7 +190,12 @@ def copy_memoryless_logits(T, batch, n_symbols=8, length=10, confidence=50.0, dt
     (25, 1, 9)
     """
     T = _check_positive(T, "T")
+    batch = _check_positive(batch, "batch")
+    n_symbols = _check_positive(n_symbols, "n_symbols")
+    length = _check_positive(length, "length")
     total = T + 2 * length
+    check_elements("logits (T + 2*length, B, n_symbols + 1)", steps=total, B=batch,
+                   K=n_symbols + 1)
     logits = np.zeros((total, batch, n_symbols + 1), dtype=dtype)
     logits[: T + length, :, COPY_BLANK] = confidence
     logits[T + length :, :, COPY_BLANK] = -confidence
@@ -255,6 +265,7 @@ def longrange_task(batch, T, rng=None, n_keys=4, dtype=np.float64):
     B = _check_positive(batch, "batch")
     T = _check_positive(T, "T", len(LONGRANGE_OPENING) + 1)
     vocab = longrange_vocabulary(n_keys)
+    check_elements("x (T, B, V)", T=T, B=B, V=len(vocab))
     index = {w: k for k, w in enumerate(vocab)}
     rng = _rng(rng)
     keys = rng.integers(0, n_keys, size=B)
@@ -426,3 +437,52 @@ class LongRangeTask(_Task):
 
 
 TASKS = {"adding": AddingTask, "copy": CopyTask, "longrange": LongRangeTask}
+
+
+class ReversalTask(_Task):
+    """Reverse a string of symbols: an encoder-decoder task (``lstm_lab.attention.Seq2Seq``).
+
+    The source is L symbols drawn from n_symbols, one-hot (L, B, n_symbols); the target is the
+    same symbols in reverse order, labels (L, B). The decoder's input at step t is the one-hot
+    code of target symbol t - 1, with a start code (index n_symbols) at t = 1. Every batch has
+    one length L, drawn uniformly from [min_length, max_length]. Scored by per-symbol accuracy
+    of greedy decoding; guessing scores 1 / n_symbols.
+
+    >>> task = ReversalTask(n_symbols=5, min_length=4, max_length=4)
+    >>> (source, inputs), target = task.sample(2, rng=0)
+    >>> source.shape, inputs.shape, target.shape
+    ((4, 2, 5), (4, 2, 6), (4, 2))
+    >>> bool((source.argmax(-1)[::-1] == target).all()), inputs[0].argmax(-1).tolist()
+    (True, [5, 5])
+    """
+
+    name, loss_name, metric, baseline_key = "reverse", "xent", "test_accuracy", "baseline_accuracy"
+    many_to_one = False
+    higher_is_better = True
+
+    def __init__(self, n_symbols=8, min_length=5, max_length=20):
+        self.n_symbols = _check_positive(n_symbols, "n_symbols", 2)
+        self.min_length = _check_positive(min_length, "min_length")
+        self.max_length = _check_positive(max_length, "max_length", self.min_length)
+        self.T = self.max_length
+        self.input_size = self.n_symbols
+        self.output_size = self.n_symbols
+
+    def sample(self, batch, rng=None, dtype=np.float64, length=None):
+        """((source (L, B, S), decoder inputs (L, B, S + 1)), target (L, B)); L drawn if None."""
+        rng = np.random.default_rng(rng)
+        batch = _check_positive(batch, "batch")
+        L = rng.integers(self.min_length, self.max_length + 1) if length is None else length
+        L = _check_positive(L, "length")
+        symbols = rng.integers(0, self.n_symbols, size=(L, batch))
+        target = symbols[::-1].copy()
+        eye = np.eye(self.n_symbols + 1, dtype=dtype)
+        source = eye[symbols][..., : self.n_symbols]
+        previous = np.concatenate([np.full((1, batch), self.n_symbols), target[:-1]])
+        return (source, eye[previous]), target
+
+    def evaluate(self, output, target):
+        return accuracy(output, target)
+
+    def baseline(self):
+        return 1.0 / self.n_symbols

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ._atomic import commit, interrupts_deferred
 from ._checks import as_real_array, check_size
 
 __all__ = [
@@ -224,7 +225,12 @@ def mse(y, target):
     (2.5, [1.0, 2.0])
     """
     y = np.asarray(y)
-    target = np.asarray(target, dtype=y.dtype)
+    if y.dtype.kind not in "biuf" or np.asarray(target).dtype.kind not in "biuf":
+        raise TypeError(f"y and target must be real numbers; got dtypes {y.dtype} and "
+                        f"{np.asarray(target).dtype}")
+    dtype = y.dtype if y.dtype.kind == "f" else np.dtype(np.float64)  # never round the target
+    y = y.astype(dtype, copy=False)
+    target = np.asarray(target, dtype=dtype)
     if y.shape != target.shape:
         raise ValueError(f"target must have the shape of y, {y.shape}; got {target.shape}")
     diff = y - target
@@ -294,6 +300,33 @@ def _param_keys(params, grads):
     return list(params)
 
 
+def _checked_grads(params, grads):
+    """grads[k] for every parameter k as an array of its shape, all finite; raises before
+    anything is changed otherwise."""
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads must be a dict name -> array; got {type(grads).__name__}")
+    out = {}
+    for k in _param_keys(params, grads):
+        g = np.asarray(grads[k])
+        if g.dtype.kind not in "biuf":
+            raise TypeError(f"grads[{k!r}] must be a real numeric array; got dtype {g.dtype}")
+        if g.shape != params[k].shape:
+            raise ValueError(f"grads[{k!r}] must have the shape of params[{k!r}], "
+                             f"{params[k].shape}; got {g.shape} (nothing is broadcast)")
+        if not np.isfinite(g).all():
+            raise FloatingPointError(f"grads[{k!r}] contains NaN or inf; training diverged "
+                                     "(no parameter was changed)")
+        out[k] = g
+    return out
+
+
+def _all_finite(arrays, what):
+    for k, a in arrays.items():
+        if not np.isfinite(a).all():
+            raise FloatingPointError(f"this step would make {what} {k!r} inf or NaN; training "
+                                     "diverged (no parameter was changed)")
+
+
 def global_norm(grads, keys=None):
     """sqrt of the sum of squares of every parameter gradient (the state keys x, h0, c0 left out).
 
@@ -309,6 +342,7 @@ def clip_grad_norm(grads, max_norm, keys=None):
 
     Pascanu, Mikolov & Bengio 2013: when ||g|| > max_norm, g <- g * max_norm / ||g||; the
     direction is kept, only the step length is capped. Returns the norm before clipping.
+    A non-finite norm raises FloatingPointError with every gradient left as it was.
 
     >>> g = {'W': np.array([3.0]), 'b': np.array([4.0])}
     >>> clip_grad_norm(g, 1.0), g['W'].round(12).tolist(), g['b'].round(12).tolist()
@@ -322,8 +356,7 @@ def clip_grad_norm(grads, max_norm, keys=None):
         raise FloatingPointError(f"the gradient norm is {norm}; training diverged")
     if norm > max_norm:
         scale = max_norm / norm
-        for k in keys:
-            grads[k] *= scale
+        commit((grads[k] * scale, grads[k]) for k in keys)  # all of them or, if stopped, none
     return norm
 
 
@@ -343,6 +376,15 @@ class _Optimizer:
     def __repr__(self):
         return f"{type(self).__name__}(lr={self.lr:g}, steps taken={self.t})"
 
+    def _commit(self, new_params, state):
+        """Write the new parameters and optimiser state (name -> dict of arrays) and count the
+        step, with Stop held off until all of it is written."""
+        pairs = [(new_params[k], self.params[k]) for k in new_params]
+        pairs += [(new[k], getattr(self, name)[k]) for name, new in state.items() for k in new]
+        with interrupts_deferred():
+            commit(pairs)
+            self.t += 1
+
 
 class SGD(_Optimizer):
     """Stochastic gradient descent, optionally with momentum: v <- mu v + g; p <- p - lr v.
@@ -359,15 +401,23 @@ class SGD(_Optimizer):
         self._v = {k: np.zeros_like(v) for k, v in params.items()} if momentum else None
 
     def step(self, grads):
-        """Update every parameter in place from grads (a dict with at least every params key)."""
-        self.t += 1
-        for k in _param_keys(self.params, grads):
-            g = grads[k]
-            if self._v is not None:
-                self._v[k] *= self.momentum
-                self._v[k] += g
-                g = self._v[k]
-            self.params[k] -= self.lr * g
+        """Update every parameter in place from grads (a dict with at least every params key).
+
+        All or nothing: grads are checked first (shapes, finite), the new values computed aside,
+        and then written together; a bad gradient or a step that would overflow raises with
+        every parameter and the momentum as they were.
+        """
+        grads = _checked_grads(self.params, grads)
+        new_p, new_v = {}, {}
+        with np.errstate(all="ignore"):  # an overflow is reported just below
+            for k, g in grads.items():
+                p = self.params[k]
+                if self._v is not None:
+                    g = new_v[k] = (self.momentum * self._v[k] + g).astype(p.dtype)
+                new_p[k] = (p - self.lr * g).astype(p.dtype)
+        _all_finite(new_p, "parameter")
+        _all_finite(new_v, "the momentum of")
+        self._commit(new_p, {"_v": new_v})
 
 
 class Adam(_Optimizer):
@@ -386,19 +436,28 @@ class Adam(_Optimizer):
         self._v = {k: np.zeros_like(v) for k, v in params.items()}
 
     def step(self, grads):
-        """Update every parameter in place from grads (a dict with at least every params key)."""
-        self.t += 1
+        """Update every parameter in place from grads (a dict with at least every params key).
+
+        All or nothing, as ``SGD.step``: the parameters and both running means change together
+        or not at all.
+        """
+        grads = _checked_grads(self.params, grads)
+        t = self.t + 1
         b1, b2 = self.beta1, self.beta2
         # fold both bias corrections into the step size
-        step = self.lr * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
-        eps = self.eps * math.sqrt(1.0 - b2**self.t)
-        for k in _param_keys(self.params, grads):
-            g, m, v = grads[k], self._m[k], self._v[k]
-            m *= b1
-            m += (1.0 - b1) * g
-            v *= b2
-            v += (1.0 - b2) * (g * g)
-            self.params[k] -= step * m / (np.sqrt(v) + eps)
+        step = self.lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        eps = self.eps * math.sqrt(1.0 - b2**t)
+        new_p, new_m, new_v = {}, {}, {}
+        with np.errstate(all="ignore"):  # an overflow is reported just below
+            for k, g in grads.items():
+                p = self.params[k]
+                m = new_m[k] = (b1 * self._m[k] + (1.0 - b1) * g).astype(p.dtype)
+                v = new_v[k] = (b2 * self._v[k] + (1.0 - b2) * (g * g)).astype(p.dtype)
+                new_p[k] = (p - step * m / (np.sqrt(v) + eps)).astype(p.dtype)
+        for what, arrays in (("parameter", new_p), ("the first moment of", new_m),
+                             ("the second moment of", new_v)):
+            _all_finite(arrays, what)
+        self._commit(new_p, {"_m": new_m, "_v": new_v})
 
 
 def constant_schedule(step, steps):
@@ -523,11 +582,14 @@ class History:
     evals    : list of (step, metric value) on the held-out batch
     grad_norms : global gradient norm at every step, before clipping
     steps    : steps taken; seconds : wall time; reached : True if it stopped at the target
-    diverged : True if the loss or the gradient became inf or NaN (training stopped there)
+    diverged : True if the loss, the gradient, the step or the held-out metric became inf or
+               NaN; training stopped there, keeping the weights of the last finite step
+    message  : one line saying how the run ended ("" while it runs)
     """
 
     def __init__(self, metric):
         self.metric = metric
+        self.message = ""
         self.loss = []
         self.evals = []
         self.grad_norms = []
@@ -613,27 +675,48 @@ def fit(
     x_val, y_val = task.sample(eval_batch, np.random.default_rng([seed, 1]), dtype=dtype)
     hist = History(task.metric)
 
+    def diverge(step, reason, kept):
+        hist.diverged = True
+        hist.message = (f"diverged at step {step}: {reason}; kept the last finite weights "
+                        f"(those after step {kept})")
+
     def evaluate(step):
-        value = task.evaluate(model.predict(x_val), y_val)
+        with np.errstate(all="ignore"):  # an overflow shows as inf, reported below
+            value = task.evaluate(model.predict(x_val), y_val)
         hist.evals.append((step, value))
+        if not math.isfinite(value):
+            diverge(step, f"the held-out {task.metric} is {value}", step)
         return value
 
     def train_step(step):
         optimizer.lr = base_lr * schedule(step - 1, steps)
         x, y = task.sample(batch_size, train_rng, dtype=dtype)
-        trace = model.forward(x)
-        loss, dy = task.loss(trace.output, y)
-        grads = model.backward(trace, dy)
-        norm = global_norm(grads)
+        with np.errstate(all="ignore"):  # an overflow shows as inf, reported below
+            trace = model.forward(x)
+            loss, dy = task.loss(trace.output, y)
+            grads, norm = None, math.inf
+            if math.isfinite(loss) and np.isfinite(dy).all():
+                try:
+                    grads = model.backward(trace, dy)
+                    norm = global_norm(grads)
+                except ValueError as err:
+                    # an overflow half-way through backward (dh = dy W_hy with huge weights),
+                    # which the cell refuses to propagate: the gradient is not finite
+                    if "NaN or inf" not in str(err):
+                        raise
         hist.loss.append(loss)
         hist.grad_norms.append(norm)
         hist.steps = step
-        if not (math.isfinite(norm) and math.isfinite(loss)):
-            hist.diverged = True  # nothing sensible to step with: stop here
-            return loss
+        for what, value in (("loss", loss), ("gradient norm", norm)):
+            if not math.isfinite(value):
+                diverge(step, f"the {what} is {value}", step - 1)  # nothing to step with
+                return loss
         if clip and norm > clip:
             clip_grad_norm(grads, clip)
-        optimizer.step(grads)
+        try:
+            optimizer.step(grads)
+        except FloatingPointError:  # the step itself would overflow; nothing was changed
+            diverge(step, "the update would make a weight inf or NaN", step - 1)
         return loss
 
     bar = Progress(steps, description or f"{task.name}", mode=progress)
@@ -646,6 +729,8 @@ def fit(
                     break
                 if step % eval_every == 0 or step == steps:
                     value = evaluate(step)
+                    if hist.diverged:
+                        break
                     if target is not None and task.reached(value, target):
                         hist.reached = True
                         break
@@ -657,12 +742,9 @@ def fit(
     finally:
         hist.seconds = time.perf_counter() - start
         optimizer.lr = base_lr
-        if hist.diverged:
-            bar.close(f"diverged at step {hist.steps}")
-        else:
-            bar.close(
-                f"{task.metric} {hist.final:.4f} after {hist.steps} steps"
-                if hist.final is not None
-                else "stopped"
-            )
+        if not hist.message:
+            hist.message = (f"{task.metric} {hist.final:.4f} after {hist.steps} steps"
+                            if hist.final is not None else f"stopped after {hist.steps} steps")
+        bar.step = hist.steps
+        bar.close(hist.message)
     return hist

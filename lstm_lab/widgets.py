@@ -14,8 +14,10 @@ Every explorer in `EXPLORERS` keeps the widgets contract of DESIGN.md:
   cell again and updates the existing artists before it returns, then asks the canvas to
   redraw, so everything can be tested headlessly under Agg;
 - an exception raised while updating is kept in ``.error`` and shown in the widget
-  (``.error_box``); the "Reset" button (``controls['reset']``) puts every slider and control
-  back to its default.
+  (``.error_box``); an update that fails or is interrupted (Stop) half-way is undone as a
+  whole: the cell's params, the computed trace, the moved slider or control and the figure
+  go back to what they were; the "Reset" button (``controls['reset']``) puts every slider and
+  control back to its default.
 
 In JupyterLab after ``%matplotlib widget`` the canvas is ipympl's interactive widget. Under
 any other backend the explorer draws with Agg, shows the picture in an image widget once it
@@ -52,6 +54,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from . import diagram, gradients, plots
+from ._atomic import commit, interrupts_deferred
 from .cells import CELLS, LSTMCell, RNNCell
 from .symbols import ACTIVATION_OF
 
@@ -294,6 +297,7 @@ class Explorer:
                 raise TypeError(f"{k} must be a finite number; got {value!r}")
             self._param_defaults[k] = float(value)
         self._holding = False    # True while reset sets many values: one update at the end
+        self._restoring = False  # True while a failed update puts the controls back
         self._live_view = False  # True once displayed: keep the snapshot image current
         self.error = None
         self.plots = {}
@@ -367,10 +371,12 @@ class Explorer:
         if name == "reset":
             control.on_click(lambda _button: self.reset())
         elif name == "t":
-            control.observe(lambda _change: self._guarded(self._time_moved), names="value")
-        elif name != "play":                      # play drives 't' through a link
-            control.observe(lambda _change: self._guarded(self._refresh_unless_holding),
+            control.observe(lambda change: self._guarded(self._time_moved, (control, change)),
                             names="value")
+        elif name != "play":                      # play drives 't' through a link
+            control.observe(
+                lambda change: self._guarded(self._refresh_unless_holding, (control, change)),
+                names="value")
 
     # -- updates -----------------------------------------------------------------------------
 
@@ -382,7 +388,7 @@ class Explorer:
         def work():
             self._apply_param(name, change["new"])
             self._refresh_unless_holding()
-        self._guarded(work)
+        self._guarded(work, (self.sliders[name], change))
 
     def _refresh_unless_holding(self):
         if not self._holding:
@@ -402,14 +408,53 @@ class Explorer:
         """Run the model for the current settings and redraw; an error is shown, not raised."""
         self._guarded(lambda: (self.recompute(), self._update_artists(), self._draw()))
 
-    def _guarded(self, work):
+    def _guarded(self, work, moved=None):
+        """Run one update as a whole: if it fails or is interrupted half-way, the cell's params,
+        what ``recompute`` computed, the sliders and controls (`moved` = (widget, change) for
+        the one that triggered it) and the figure go back to what they were. An error is then
+        shown (and kept in ``.error``); an interrupt goes on once everything is back."""
+        if self._restoring:
+            return
+        state = dict(self.__dict__)
+        params = [(arr.copy(), arr) for arr in self.cell.params.values()]
+        values = [(w, w.value) for w in self._value_widgets()]
+        if moved is not None:
+            widget, change = moved
+            values = [(w, change["old"] if w is widget else v) for w, v in values]
         try:
             work()
-        except Exception as exc:  # kept in .error and shown in the widget, not swallowed
-            self._show_error(exc)
+        except BaseException as exc:
+            with interrupts_deferred():
+                self._roll_back(state, params, values)
+            if not isinstance(exc, Exception):
+                raise
+            self._show_error(exc)  # kept in .error and shown in the widget, not swallowed
         else:
             if self.error is not None:
                 self._show_error(None)
+
+    def _value_widgets(self):
+        return [w for w in (*self.sliders.values(), *self.controls.values())
+                if hasattr(w, "value")]
+
+    def _roll_back(self, state, params, values):
+        """Put back the state `_guarded` saved, then redraw it."""
+        self._restoring = True
+        try:
+            for widget, value in values:
+                if widget.value != value:
+                    widget.value = value
+        finally:
+            self._restoring = False
+        commit(params)
+        for key in set(self.__dict__) - set(state):
+            del self.__dict__[key]
+        self.__dict__.update(state)
+        try:
+            self._update_artists()
+            self._draw()
+        except Exception:  # noqa: S110 -- the saved state drew before; keep what is shown
+            pass
 
     def _show_error(self, exc):
         self.error = exc
@@ -805,14 +850,15 @@ def _orthogonal(n, seed):
 
 
 class RNNMemoryExplorer(Explorer):
-    """The long-term dependency problem: how much x_1 still moves h_t in a vanilla RNN.
+    """The long-term dependency problem: how much the pulse x_3 still moves h_t in a vanilla RNN.
 
     h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h) with H units (8 by default) and one input;
     W_hh = scale * Q for a fixed seeded orthogonal Q, and W_xh a fixed unit vector. The left
-    panel is ||dh_t/dx_1|| on a log axis against the distance k = t - 1 it has travelled
-    (exact Jacobian products, `rnn_input_jacobian_norms`), with the linear prediction
-    scale^k dashed: below 1 the influence of x_1 vanishes geometrically, above 1 it explodes
-    until tanh saturates. The right panel is h_t of every unit over time.
+    panel follows the input at step 3, where the default pulse arrives (`source_step`):
+    ||dh_{3+k}/dx_3|| on a log axis against the distance k it has travelled (exact Jacobian
+    products, `rnn_input_jacobian_norms`), with the linear prediction scale^k dashed on top:
+    below 1 the influence vanishes geometrically, above 1 it explodes until tanh saturates.
+    The right panel is h_t of every unit over time, the same pulse entering at t = 3.
 
     Controls: 'scale' (of W_hh), 'amplitude' (of the input; large inputs push tanh into
     saturation, which shrinks the gradient), 'sequence', 'reset'. The slider 'b_h' sets every
@@ -832,6 +878,7 @@ class RNNMemoryExplorer(Explorer):
                "sequence": "pulse"}
     figsize = (8.6, 3.2)
     _ylim = (1e-9, 1e6)
+    source_step = 3     # the step whose input the left panel follows: input_sequence's pulse
 
     def _make_cell(self):
         self._steps = _positive_int(self._opts["steps"], "steps T")
@@ -865,11 +912,14 @@ class RNNMemoryExplorer(Explorer):
         self.x = input_sequence(self.controls["sequence"].value, self._steps,
                                 amplitude=self.controls["amplitude"].value, seed=self._opts["seed"])
         self.trace = self.cell.forward(self.x)
-        self.norms = rnn_input_jacobian_norms(self.cell, self.trace)   # index k = t - 1
-        self.linear = scale ** np.arange(self._steps)
+        s = self.source_step                    # the run again from step s on: its x_1 is x_s
+        tail = self.cell.forward(self.x[s - 1:], h0=self.trace.h[s - 2])
+        self.norms = rnn_input_jacobian_norms(self.cell, tail)        # index k = t - s
+        self.linear = scale ** np.arange(len(tail))
 
     def _curves(self):
-        return {r"$\|\partial h_{1+k} / \partial x_1\|$": self.norms,
+        s = self.source_step
+        return {rf"$\|\partial h_{{{s}+k}} / \partial x_{s}\|$": self.norms,
                 r"linear: $\mathrm{scale}^k$": self.linear}
 
     def _build_plots(self):
@@ -878,14 +928,20 @@ class RNNMemoryExplorer(Explorer):
         curves = self._curves()
         norms = plots.plot_gradient_norms(curves, ax=ax, ylabel="norm", colors=dict(
             zip(curves, (plots.COLORS["h"], "0.45"), strict=True)))
-        for line in (norms.lines[r"linear: $\mathrm{scale}^k$"], ax.get_legend().legend_handles[1]):
+        measured, handles = norms.lines[next(iter(curves))], ax.get_legend().legend_handles
+        for line in (measured, handles[0]):
+            line.set_linewidth(4.0)                            # wide, so the dashed line on top
+            line.set_alpha(0.6)                                # of it stays visible
+        for line in (norms.lines[r"linear: $\mathrm{scale}^k$"], handles[1]):
             line.set_linestyle("--")
-            line.set_linewidth(1.2)
-            line.set_zorder(1.9)                               # under the measured curve
+            line.set_linewidth(1.3)
+            line.set_color("0.1")
+            line.set_zorder(2.5)                               # over the measured curve
         ax.axhline(1.0, color="0.7", lw=0.8, zorder=0)
         ax.yaxis.set_minor_locator(NullLocator())   # ~100 minor ticks over 15 decades: slow
-        ax.set_xlabel(r"steps $k$ from $x_1$ to $h_{1+k}$")
-        ax.set_title(r"how much $x_1$ still moves $h_t$", fontsize=10)
+        s = self.source_step
+        ax.set_xlabel(rf"steps $k$ from $x_{s}$ to $h_{{{s}+k}}$")
+        ax.set_title(rf"how much the input $x_{s}$ still moves $h_t$", fontsize=10)
         self.plots["norms"] = norms
         self.plots["heatmap"] = plots.plot_heatmap(self.trace, gate="h", ax=ax_h)
 

@@ -557,7 +557,6 @@ BROKEN = {
     "zero division": (lambda *a: 1 / 0, "ZeroDivisionError"),
     "own exception": (_raise(LearnerError("my bad")), "LearnerError: my bad"),
     "name error": (lambda *a: undefined_name, "NameError"),  # noqa: F821
-    "system exit": (_raise(SystemExit(3)), "SystemExit"),
     "no arguments": (lambda: 0, "Check the signature"),
     "returns None": (lambda *a: None, "returned None"),
     "returns a string": (lambda *a: "f_t", "not"),

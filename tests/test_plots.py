@@ -142,6 +142,15 @@ def test_plot_gates_on_a_given_figure_subfigure_and_axes():
         plots.plot_gates(trace, axes=axes[:1], gates="fi")
 
 
+@pytest.mark.parametrize("gates, label", [
+    (("f", "c", "h"), "states"), (("i", "g", "c"), "candidate, states"),
+    (("o", "h"), "hidden state"), (("f", "c"), "cell state"),
+])
+def test_plot_gates_names_the_state_panel_after_what_it_holds(gates, label):
+    p = plots.plot_gates(make_trace("lstm"), fig=Figure(), gates=gates)
+    assert p.panels["states"].get_ylabel() == label
+
+
 def test_plot_gates_batched_trace_picks_the_sequence_and_unit():
     trace = make_trace("gru", T=7, D=2, H=3, B=2)
     p = plots.plot_gates(trace, unit=2, batch=1)

@@ -1,11 +1,12 @@
-"""Checks on the walkthrough notebooks 00-06 that nbval does not make: structure and rules.
+"""Checks on the walkthrough notebooks 00-06 and the appendix 90 that nbval does not make.
 
 nbval re-runs the notebooks and compares their outputs; these tests read the committed files and
 check what a reader and the lab's rules need: every cell executed in order with no error, the
 package imported as ``ll`` and no star import, English-only code (figure text), Korean terms beside
-the English ones, a closing questions section with folded answers in every step notebook, each
-step's explorer displayed with its widget state saved, fixed seeds, working links between
-notebooks, and the claims each notebook is built around checked by code inside it.
+the English ones, a closing questions section followed by a collapsed cell of model answers in
+every step notebook, each step's explorer displayed with its widget state saved, fixed seeds,
+working links between notebooks, and the claims each notebook is built around checked by code
+inside it.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ WALKTHROUGH = (
     "05_output_gate",
     "06_the_full_lstm",
 )
-STEPS = WALKTHROUGH[1:]  # the notebooks that end with questions
+APPENDIX = ("90_framework_layouts",)
+NOTEBOOKS_CHECKED = WALKTHROUGH + APPENDIX
+STEPS = WALKTHROUGH[1:] + APPENDIX  # the notebooks that end with questions
+# the notebooks after the walkthrough: they end with questions and collapsed answers too
+LATER = ("07_vanishing_gradients", "08_training_long_range")
 
-# the explorer each notebook builds (lstm_lab.widgets class name)
+# the explorer each notebook builds (lstm_lab.widgets class name); 00 and 90 show none
 EXPLORER_OF = {
-    "00_start_here": "LSTMExplorer",
     "01_rnn_and_long_term_dependencies": "RNNMemoryExplorer",
     "02_forget_gate": "ForgetGateExplorer",
     "03_input_gate": "InputGateExplorer",
@@ -106,15 +110,15 @@ def calls(source: str, name: str) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module", params=WALKTHROUGH)
+@pytest.fixture(scope="module", params=NOTEBOOKS_CHECKED)
 def notebook(request):
     return request.param, load(request.param)
 
 
 def test_the_walkthrough_is_complete_and_valid():
-    missing = [stem for stem in WALKTHROUGH if not (NOTEBOOKS / f"{stem}.ipynb").exists()]
+    missing = [stem for stem in NOTEBOOKS_CHECKED if not (NOTEBOOKS / f"{stem}.ipynb").exists()]
     assert missing == [], f"walkthrough notebooks missing from notebooks/: {missing}"
-    for stem in WALKTHROUGH:
+    for stem in NOTEBOOKS_CHECKED:
         nbformat.validate(load(stem))
 
 
@@ -141,8 +145,9 @@ def test_imports_the_package_as_ll_and_never_star(notebook):
             f"{stem}: `from lstm_lab import {line}`: import the modules, use ll.<name> otherwise")
 
 
-def test_interactive_backend_is_set_first_when_an_explorer_is_shown(notebook):
-    stem, nb = notebook
+@pytest.mark.parametrize("stem", EXPLORER_OF)
+def test_interactive_backend_is_set_first_when_an_explorer_is_shown(stem):
+    nb = load(stem)
     first = code_cells(nb)[0].source.splitlines()[0]
     assert first == "%matplotlib ipympl", (
         f"{stem}: the first code line must be `%matplotlib ipympl` so sliders redraw in "
@@ -172,23 +177,29 @@ def test_korean_terms_stand_beside_the_english_ones():
     assert missing == [], f"00_start_here: glossary lacks {missing}"
 
 
-@pytest.mark.parametrize("stem", STEPS)
-def test_each_step_ends_with_questions_and_folded_answers(stem):
+@pytest.mark.parametrize("stem", STEPS + LATER)
+def test_each_step_ends_with_questions_and_collapsed_model_answers(stem):
     nb = load(stem)
-    last = nb.cells[-1]
-    assert last.cell_type == "markdown" and re.match(r"##\s+Questions", last.source), (
-        f"{stem}: the last cell must be a '## Questions to think about' markdown cell")
-    answers = re.findall(r"<details><summary>Answer</summary>(.*?)</details>", last.source, re.S)
-    questions = re.findall(r"^\*\*\d+\.\*\*", last.source, re.M)
-    assert len(answers) >= 3, f"{stem}: {len(answers)} folded answers; want at least 3"
-    assert len(questions) == len(answers), (
-        f"{stem}: {len(questions)} numbered questions but {len(answers)} folded answers")
-    for k, answer in enumerate(answers, 1):
+    asked, answered = nb.cells[-2], nb.cells[-1]
+    assert asked.cell_type == "markdown" and re.match(r"##\s+Questions", asked.source), (
+        f"{stem}: the second-last cell must be a '## Questions to think about' markdown cell")
+    assert answered.cell_type == "markdown" and answered.source.startswith("**Model answers**"), (
+        f"{stem}: the last cell must hold the model answers, starting '**Model answers**'")
+    assert answered.metadata.get("jupyter", {}).get("source_hidden") is True, (
+        f"{stem}: the model answers cell must be collapsed (metadata jupyter.source_hidden)")
+    assert "<details>" not in asked.source, f"{stem}: answers belong in the collapsed cell"
+    questions = re.findall(r"^\*\*(\d+)\.\*\*", asked.source, re.M)
+    answers = re.split(r"^\*\*(\d+)\.\*\*", answered.source, flags=re.M)[1:]
+    numbers, texts = answers[0::2], answers[1::2]
+    assert len(questions) >= 3, f"{stem}: {len(questions)} questions; want at least 3"
+    assert numbers == questions, f"{stem}: questions {questions} but answers {numbers}"
+    for k, answer in zip(numbers, texts, strict=True):
         assert len(answer.split()) >= 8, f"{stem}: answer {k} is empty or too short: {answer!r}"
 
 
-def test_each_notebook_shows_its_explorer_with_saved_widget_state(notebook):
-    stem, nb = notebook
+@pytest.mark.parametrize("stem", EXPLORER_OF)
+def test_each_notebook_shows_its_explorer_with_saved_widget_state(stem):
+    nb = load(stem)
     name = EXPLORER_OF[stem]
     shown = []
     for cell in code_cells(nb):
@@ -241,14 +252,14 @@ def test_randomness_is_seeded(notebook):
 def test_links_between_notebooks_resolve():
     existing = {path.name for path in NOTEBOOKS.glob("*.ipynb")}
     by_number = {name[:2]: name for name in existing if re.match(r"\d\d_", name)}
-    for stem in WALKTHROUGH:
+    for stem in NOTEBOOKS_CHECKED:
         for target in re.findall(r"\]\(([^)\s]+)\)", markdown_text(load(stem))):
             if target.startswith(("http://", "https://", "#")):
                 continue
             if target == "exercises/":
                 continue  # the exercises folder belongs to another part of the lab
             assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", target), f"{stem}: odd link {target!r}"
-            if target[:-6] in WALKTHROUGH or target[:2] in by_number:
+            if target[:-6] in NOTEBOOKS_CHECKED or target[:2] in by_number:
                 assert target in existing, (
                     f"{stem}: link to {target!r}, but notebooks/ has "
                     f"{by_number.get(target[:2], 'no such notebook')!r}")
@@ -257,7 +268,8 @@ def test_links_between_notebooks_resolve():
 def test_the_map_in_start_here_lists_every_notebook_in_order():
     text = markdown_text(load("00_start_here"))
     numbers = re.findall(r"^\| \[(\d\d) · ", text, re.M)
-    assert numbers == [f"{k:02d}" for k in range(12)], f"map rows {numbers}"
+    existing = sorted(path.name[:2] for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    assert numbers == existing, f"map rows {numbers}, notebooks {existing}"
     assert "[exercises/](exercises/)" in text
 
 
@@ -277,15 +289,31 @@ def has_picture(nb, needle: str) -> bool:
     return False
 
 
-def test_00_proves_the_notations_agree():
+def test_00_proves_the_notations_agree_and_keeps_to_orientation():
     nb = load("00_start_here")
     source = code_text(nb)
-    assert "np.hstack" in source and source.count("np.testing.assert_allclose") >= 8
-    for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "recurrent_kernel"):
-        assert name in outputs_of(nb), f"00: the {name} layout is not shown"
+    assert "np.hstack" in source and source.count("np.testing.assert_allclose") >= 2
     text = markdown_text(nb)
-    for notation in (r"\tilde{C}_t", r"\otimes", r"\circ", r"\odot", "[h_{t-1}, x_t]"):
+    for notation in (r"\tilde{C}_t", r"\otimes", r"\circ", r"\odot", "[h_{t-1}, x_t]",
+                     "four gates", r"(1 - z_t) * h_{t-1}"):
         assert notation in text, f"00: the notation table lacks {notation}"
+    # orientation only: no explorer nobody can read yet, no framework layouts (they are in 90)
+    assert "Explorer(" not in source, "00: an explorer belongs in the notebook that explains it"
+    for name in ("weight_ih_l0", "recurrent_kernel", "to_torch", "to_keras"):
+        assert name not in source + outputs_of(nb), f"00: {name} belongs in 90_framework_layouts"
+    assert "(90_framework_layouts.ipynb)" in text
+
+
+def test_90_reads_every_framework_block_back():
+    nb = load("90_framework_layouts")
+    source = code_text(nb)
+    assert source.count("np.testing.assert_allclose") >= 10
+    for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "recurrent_kernel"):
+        assert name in outputs_of(nb), f"90: the {name} layout is not shown"
+    assert "assert torch_count - cell.num_params == 4 * H" in source
+    assert 'err_msg="two bias splits"' in source
+    text = markdown_text(nb)
+    assert "memory state" in text and "carry state" in text
 
 
 def test_01_measures_the_fading_influence():
@@ -333,3 +361,5 @@ def test_06_checks_the_equations_heatmaps_and_parameter_count():
     assert "assert cell.num_params == formula" in source
     assert has_picture(nb, "plots.plot_heatmap(trace")
     assert "all 120 steps agree" in outputs_of(nb)
+    # the default run of the explorer is explained with numbers its own weights produce
+    assert 'err_msg="g_t = tanh(0) = 0"' in source and 'err_msg="i_t = sigmoid(b_i)"' in source

@@ -103,18 +103,18 @@ def check_lstm_plots(ex):
     return cell, x, ref
 
 
-def rnn_reference_norms(cell, x):
-    """||dh_t/dx_1|| for every t from cell.backward with one-hot dh (H backward passes a step)."""
+def rnn_reference_norms(cell, x, source=1):
+    """||dh_t/dx_s|| for t = s..T (s = source) from cell.backward with one-hot dh."""
     trace = cell.forward(x)
     T, H = trace.h.shape
-    norms = np.empty(T)
-    for t in range(T):
+    norms = np.empty(T - source + 1)
+    for t in range(source - 1, T):
         J = np.empty((H, x.shape[1]))
         for j in range(H):
             dh = np.zeros_like(trace.h)
             dh[t, j] = 1.0
-            J[j] = cell.backward(trace, dh)["x"][0]
-        norms[t] = np.linalg.norm(J, 2)
+            J[j] = cell.backward(trace, dh)["x"][source - 1]
+        norms[t - source + 1] = np.linalg.norm(J, 2)
     return norms
 
 
@@ -149,11 +149,15 @@ def check_plots(ex):
         np.testing.assert_allclose(cell.params["b_h"], ex.sliders["b_h"].value, err_msg="b_h")
         x = widgets.input_sequence(ex.controls["sequence"].value, len(ex.trace),
                                    amplitude=ex.controls["amplitude"].value, seed=0)
-        ref = rnn_reference_norms(cell, x)
+        # the left panel follows the input at the step where the default pulse arrives
+        source = int(np.argmax(widgets.input_sequence("pulse", len(x))[:, 0])) + 1
+        assert ex.source_step == source == 3
+        ref = rnn_reference_norms(cell, x, source)
         lines = list(ex.plots["norms"].lines.values())
-        np.testing.assert_allclose(lines[0].get_ydata(), ref, rtol=1e-9, err_msg="||dh_t/dx_1||")
-        np.testing.assert_allclose(lines[1].get_ydata(), scale ** np.arange(len(x)), rtol=1e-12,
+        np.testing.assert_allclose(lines[0].get_ydata(), ref, rtol=1e-9, err_msg="||dh_t/dx_3||")
+        np.testing.assert_allclose(lines[1].get_ydata(), scale ** np.arange(len(ref)), rtol=1e-12,
                                    err_msg="linear prediction scale^k")
+        assert lines[1].get_zorder() > lines[0].get_zorder(), "the dashed line is drawn on top"
         np.testing.assert_allclose(ex.plots["heatmap"].image.get_array().T,
                                    cell.forward(x).h, err_msg="h heatmap")
     elif ex.name == "memory_span":
@@ -378,7 +382,7 @@ def test_rnn_memory_scale_and_amplitude(make):
     for scale in (0.6, 1.0, 1.4):
         ex.controls["scale"].value = scale
         assert ex.error is None, ex.error
-        k = np.arange(len(ex.trace))
+        k = np.arange(len(ex.trace) - ex.source_step + 1)
         np.testing.assert_allclose(ex.norms, scale**k, rtol=1e-9, err_msg=f"scale={scale}")
         check_plots(ex)
     ex.controls["amplitude"].value = 3.0      # saturated tanh: far below the linear prediction

@@ -16,6 +16,9 @@ the ``python3`` kernel of this interpreter, each in its own folder as working di
   between runs;
 - execution timestamps and other per-run metadata are stripped; the kernelspec is fixed to
   python3; cells without an id get one derived from their position;
+- the notebook is written atomically (a temporary file in the same folder, then a rename),
+  so a failure never leaves a truncated file, and its entry in notebooks/MANIFEST.sha256
+  (the hashes tools/lab trusts; see tools/manifest.py) is updated;
 - afterwards, if tools/make_student_notebooks.py exists, it is run to regenerate
   notebooks/exercises/student/.
 
@@ -37,6 +40,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from lstm_lab._atomic import write_atomic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import manifest  # noqa: E402  (tools/manifest.py, beside this file)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
@@ -262,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         if text != old:
             differ.append(name)
             if not args.check:
-                path.write_text(text, encoding="utf-8")
+                write_atomic(path, text)
+                manifest.update([path])
         print(f"{time.perf_counter() - t0:.1f} s, {status}")
 
     if STUDENT_MAKER.exists() and not args.check and not failed:

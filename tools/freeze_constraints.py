@@ -20,6 +20,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from lstm_lab._atomic import write_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
 HEADER = """\
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{CONSTRAINTS.relative_to(ROOT)} matches this environment")
         return 0
     CONSTRAINTS.parent.mkdir(parents=True, exist_ok=True)
-    CONSTRAINTS.write_text(text, encoding="utf-8")
+    write_atomic(CONSTRAINTS, text)  # a failed write never leaves a truncated file
     print(f"wrote {CONSTRAINTS.relative_to(ROOT)} ({text.count('==')} pins)")
     return 0
 

@@ -16,7 +16,13 @@ notebooks/exercises/student/NN_*.ipynb where
   (only the kernelspec stays), and a short note for the student opens the notebook.
 
 The output depends on nothing but the solution notebooks, so running it twice changes nothing.
-Student notebooks without a solution notebook are deleted.
+Every file is written atomically (a temporary file, then a rename), and the notebooks'
+entries in notebooks/MANIFEST.sha256 (see tools/manifest.py) are updated.
+
+It never deletes or overwrites a file it did not generate: a student notebook is replaced or
+removed (when its solution notebook is gone) only if its content is still what the manifest
+records; one that was edited, or that someone else put there, is left alone and named, and
+the command exits with 1.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from lstm_lab._atomic import write_atomic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import manifest  # noqa: E402  (tools/manifest.py, beside this file)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks" / "exercises"
@@ -127,13 +138,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(texts)} student notebooks are up to date")
         return 0
     TARGET.mkdir(parents=True, exist_ok=True)
-    for path in stale:
-        path.write_text(texts[path], encoding="utf-8")
-    for path in extra:
+    ours = [p for p in stale + extra if not p.exists() or manifest.is_shipped(p)]
+    kept = [p for p in stale + extra if p not in ours]
+    written = [p for p in stale if p in ours]
+    removed = [p for p in extra if p in ours]
+    for path in written:
+        write_atomic(path, texts[path])
+    for path in removed:
         path.unlink()
-    print(f"{len(texts)} student notebooks: {len(stale)} written, {len(extra)} removed, "
-          f"{len(texts) - len(stale)} unchanged")
-    return 0
+    if written or removed:
+        manifest.update(written, removed)
+    for path in kept:
+        print(f"left alone: {path.relative_to(ROOT)} is not what this tool wrote (edited, or put "
+              f"there by someone else); move it away and run again to "
+              f"{'regenerate' if path in texts else 'remove'} it", file=sys.stderr)
+    print(f"{len(texts)} student notebooks: {len(written)} written, {len(removed)} removed, "
+          f"{len(texts) - len(stale)} unchanged, {len(kept)} left alone")
+    return 1 if kept else 0
 
 
 if __name__ == "__main__":
