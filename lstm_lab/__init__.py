@@ -6,6 +6,7 @@
 LSTMCell(input_size=3, hidden_size=4, dtype=float64, num_params=128)
 """
 
+from . import interop  # noqa: F401  (gives every cell class from_torch/to_torch/from_keras/to_keras)
 from .cells import (
     CELLS,
     CoupledLSTMCell,

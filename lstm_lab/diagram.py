@@ -39,6 +39,7 @@ CellDiagram(kind=lstm, highlight=forget)
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -46,17 +47,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Ellipse, FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
-from .plots import COLORS
+from .cells import CELLS
+from .symbols import COLORS, LABELS
 
 __all__ = ["STEPS", "KINDS", "draw_cell", "CellDiagram"]
 
-STEPS = {
-    "lstm": ("forget", "input", "update", "output"),
-    "peephole": ("forget", "input", "update", "output"),
-    "coupled": ("forget", "input", "update", "output"),
-    "gru": ("reset", "update", "candidate", "output"),
-    "rnn": ("hidden",),
-}
+# each cell declares how it is drawn (its `diagram`): the steps below are read from there
+STEPS = {kind: cls.diagram.steps for kind, cls in CELLS.items()}
 KINDS = tuple(STEPS)
 
 # geometry, in data units
@@ -78,8 +75,7 @@ _REF_WIDTH = 6.2                   # inches of drawn width at which sizes are as
 
 # what the value labels say before values are written
 _SYMBOLS = {
-    "x": r"$x_t$", "h_prev": r"$h_{t-1}$", "c_prev": r"$c_{t-1}$", "c": r"$c_t$", "h": r"$h_t$",
-    "f": r"$f_t$", "i": r"$i_t$", "g": r"$g_t$", "o": r"$o_t$", "r": r"$r_t$", "z": r"$z_t$",
+    **LABELS, "h_prev": r"$h_{t-1}$", "c_prev": r"$c_{t-1}$",
     "fc": r"$f_t\,c_{t-1}$", "ig": r"$i_t\,g_t$",
 }
 _HIDDEN_SYMBOLS = ("fc", "ig")  # products shown only with values
@@ -95,6 +91,8 @@ class CellDiagram:
 
     Built by :func:`draw_cell`. Attributes: ``.kind``, ``.figure`` (root Figure), ``.ax``,
     ``.steps`` (valid step names), ``.step_artists`` (step -> list of artists of that step),
+    ``.absent_artists`` (the parts of the standard cell this variant removed: drawn, always
+    faded, in no step),
     ``.symbol_texts`` (name -> Text holding the symbol, mathtext, e.g. '$f_t$'),
     ``.value_texts`` (name -> Text holding the value, plain text, e.g. '=0.73'; empty until
     ``show_values``), ``.current`` (highlighted step or None), ``.scale``.
@@ -106,12 +104,13 @@ class CellDiagram:
         if not isinstance(kind, str):
             raise TypeError(f"kind must be a str, one of {', '.join(KINDS)}; "
                             f"got {type(kind).__name__}")
-        if kind not in STEPS:
+        if kind not in CELLS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
         if ax is not None and not hasattr(ax, "add_patch"):
             raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
         self.kind = kind
-        self.steps = STEPS[kind]
+        self.spec = CELLS[kind].diagram
+        self.steps = self.spec.steps
         self._owns_figure = ax is None
         if ax is None:
             fig = Figure(figsize=(_REF_WIDTH, _REF_WIDTH / _ASPECT))
@@ -125,6 +124,8 @@ class CellDiagram:
         self.step_artists = {s: [] for s in self.steps}
         self._base = {}       # artist -> (linewidth, zorder), for the artists of the steps
         self._all = []        # every artist drawn, for scaling
+        self.absent_artists = []
+        self._fading = False  # while True, what is drawn belongs to a removed part
         self.value_texts = {}
         self.symbol_texts = {}
         self.current = None
@@ -137,7 +138,8 @@ class CellDiagram:
         self._all.append(ax.add_patch(FancyBboxPatch(
             (x, y), w, h, boxstyle="round,pad=0,rounding_size=0.55", facecolor="#F5F5F5",
             edgecolor="#9A9A9A", lw=1.2, zorder=0)))
-        {"rnn": self._build_rnn, "gru": self._build_gru}.get(kind, self._build_lstm)()
+        builders = {"rnn": self._build_rnn, "gru": self._build_gru, "lstm": self._build_lstm}
+        builders[self.spec.layout]()
         # the time step stays readable whatever is highlighted: it is not registered
         self.value_texts["t"] = ax.text(0.15, 6.35, "", fontsize=_LABEL_SIZE, ha="left",
                                         va="bottom", color="#333333", zorder=5)
@@ -175,11 +177,24 @@ class CellDiagram:
 
     def _register(self, artist, steps):
         self._all.append(artist)
+        if self._fading:  # a removed part: always faded, never highlighted
+            artist.set_alpha(_FADED)
+            self.absent_artists.append(artist)
+            return artist
         for s in steps:
             self.step_artists[s].append(artist)
         lw = artist.get_linewidth() if hasattr(artist, "get_linewidth") else None
         self._base[artist] = (lw, artist.get_zorder())
         return artist
+
+    @contextmanager
+    def _removed(self, removed):
+        """Draw what follows faded, as a removed part, when `removed` is true."""
+        self._fading = bool(removed)
+        try:
+            yield
+        finally:
+            self._fading = False
 
     def _wire(self, pts, steps, color=_WIRE, arrow=True, lw=1.6, ls="-"):
         """A polyline through ``pts``, with an arrowhead at its end if ``arrow``."""
@@ -224,7 +239,7 @@ class CellDiagram:
         self._register(self.ax.text(cx, cy, label, ha="center", va="center", fontsize=8,
                                     zorder=4), steps)
 
-    def _text(self, key, x, y, steps, color="#222222", ha="left", va="center"):
+    def _text(self, key, x, y, steps, color="#222222", ha="left", va="center", symbol=None):
         """A wire's label: its symbol (mathtext, drawn once) and its value (plain text).
 
         The value sits right after the symbol; for a right-aligned label the symbol sits
@@ -234,7 +249,8 @@ class CellDiagram:
         base = y + 0.12 if va == "bottom" else y - 0.09
         kw = dict(fontsize=_LABEL_SIZE, color=color, zorder=5, va="baseline",
                   annotation_clip=False)
-        symbol = "" if key in _HIDDEN_SYMBOLS else _SYMBOLS[key]
+        if symbol is None:
+            symbol = "" if key in _HIDDEN_SYMBOLS else _SYMBOLS[key]
         if ha == "right":
             value = self.ax.annotate("", (x, base), ha="right", **kw)
             sym = self.ax.annotate(symbol, (0, base), xycoords=(value, "data"), ha="right", **kw)
@@ -249,7 +265,8 @@ class CellDiagram:
     # ------------------------------------------------------------------ the LSTM family
 
     def _build_lstm(self):
-        coupled, peephole = self.kind == "coupled", self.kind == "peephole"
+        spec = self.spec
+        coupled, absent = spec.coupled, set(spec.absent)
         xf, xi, xg, xo, xout, xup, xx = 2.4, 4.0, 5.6, 7.5, 9.7, 10.9, 1.2
         y_ig = 4.25
         top = _LAYER + _LH / 2
@@ -261,32 +278,35 @@ class CellDiagram:
         self._wire([(_LEFT, _TOP), (xf - _R, _TOP)], ("forget", "update"), C, arrow=False, lw=2.6)
         self._wire([(xf + _R, _TOP), (xg - _R, _TOP)], ("update",), C, lw=2.6)
         self._wire([(xg + _R, _TOP), (_RIGHT, _TOP)], ("update", "output"), C, lw=2.6)
-        self._node(xf, _TOP, "\u00d7", ("forget", "update"))
+        with self._removed("f" in absent):
+            self._node(xf, _TOP, "\u00d7", ("forget", "update"))
         self._node(xg, _TOP, "+", ("update",), fontsize=13)
         self._text("c_prev", _LEFT, _TOP + 0.15, ("forget", "update"), ha="left", va="bottom")
         self._text("c", _RIGHT + 0.1, _TOP, ("update", "output"), ha="left", va="center")
         self._text("fc", (xf + xg) / 2, _TOP + 0.15, ("update",), ha="center", va="bottom")
 
         # inputs: h_{t-1} along the bottom, x_t from below, one branch up into each layer
-        layers = [(xi, "input"), (xg, "input"), (xo, "output")]
+        layers = [(xi, "input", "i"), (xg, "input", "g"), (xo, "output", "o")]
         if not coupled:
-            layers.insert(0, (xf, "forget"))
+            layers.insert(0, (xf, "forget", "f"))
         else:
-            layers[0] = (xi, ("forget", "input"))
+            layers[0] = (xi, ("forget", "input"), "i")
         self._wire([(_LEFT, _BOT), (xo, _BOT)], inputs, arrow=False)
         self._wire([(xx, _XIN), (xx, _BOT)], inputs, COLORS["x"], arrow=False)
         self._text("h_prev", _LEFT, _BOT + 0.15, inputs, ha="left", va="bottom")
         self._text("x", xx + 0.12, _XIN + 0.05, inputs, ha="left", va="bottom")
-        for cx, steps in layers:
+        for cx, steps, letter in layers:
             steps = (steps,) if isinstance(steps, str) else steps
-            self._wire([(cx, _BOT), (cx, bottom)], steps)
+            with self._removed(letter in absent):
+                self._wire([(cx, _BOT), (cx, bottom)], steps)
 
         # forget gate (or, coupled, 1 - i_t)
         if not coupled:
-            self._layer(xf, r"$\sigma$", COLORS["f"], ("forget",))
-            self._wire([(xf, top), (xf, _TOP - _R)], ("forget", "update"), COLORS["f"])
-            self._text("f", xf - 0.12, 4.1, ("forget",), color=COLORS["f"], ha="right",
-                       va="center")
+            with self._removed("f" in absent):
+                self._layer(xf, r"$\sigma$", COLORS["f"], ("forget",))
+                self._wire([(xf, top), (xf, _TOP - _R)], ("forget", "update"), COLORS["f"])
+                self._text("f", xf - 0.12, 4.1, ("forget",), color=COLORS["f"], ha="right",
+                           va="center")
         else:
             self._node(xf, y_ig, "1\u2212", ("forget",), fontsize=8)
             self._wire([(xi, y_ig), (xf + _R, y_ig)], ("forget",), COLORS["i"])
@@ -296,26 +316,30 @@ class CellDiagram:
 
         # input gate and candidate, multiplied, added to the cell state
         i_steps = ("forget", "input") if coupled else ("input",)
-        self._layer(xi, r"$\sigma$", COLORS["i"], i_steps)
-        self._layer(xg, "tanh", COLORS["g"], ("input",))
-        self._wire([(xi, top), (xi, y_ig), (xg - _R, y_ig)], i_steps, COLORS["i"])
+        with self._removed("i" in absent):
+            self._layer(xi, r"$\sigma$", COLORS["i"], i_steps)
+            self._wire([(xi, top), (xi, y_ig), (xg - _R, y_ig)], i_steps, COLORS["i"])
+            self._node(xg, y_ig, "\u00d7", ("input", "update"))
+            self._text("i", xi - 0.12, 3.8, i_steps, color=COLORS["i"], ha="right", va="center")
+        self._layer(xg, "lin" if "g" in spec.linear else "tanh", COLORS["g"], ("input",))
         self._wire([(xg, top), (xg, y_ig - _R)], ("input",), COLORS["g"])
-        self._node(xg, y_ig, "\u00d7", ("input", "update"))
         self._wire([(xg, y_ig + _R), (xg, _TOP - _R)], ("input", "update"))
-        self._text("i", xi - 0.12, 3.8, i_steps, color=COLORS["i"], ha="right", va="center")
         self._text("g", xg + 0.12, 3.72, ("input",), color=COLORS["g"], ha="left", va="center")
         self._text("ig", xg + 0.2, 4.83, ("update",), ha="left", va="center")
 
         # output gate and h_t = o_t * tanh(c_t)
-        self._layer(xo, r"$\sigma$", COLORS["o"], ("output",))
-        self._wire([(xo + _LW / 2, _LAYER), (xout - _R, _LAYER)], ("output",), COLORS["o"])
-        self._text("o", xo + _LW / 2 + 0.08, _LAYER + 0.1, ("output",), color=COLORS["o"],
-                   ha="left", va="bottom")
+        with self._removed("o" in absent):
+            self._layer(xo, r"$\sigma$", COLORS["o"], ("output",))
+            self._wire([(xo + _LW / 2, _LAYER), (xout - _R, _LAYER)], ("output",), COLORS["o"])
+            self._text("o", xo + _LW / 2 + 0.08, _LAYER + 0.1, ("output",), color=COLORS["o"],
+                       ha="left", va="bottom")
         y_tanh = 4.35
         self._wire([(xout, _TOP), (xout, y_tanh + 0.25)], ("output",), C)
-        self._oval(xout, y_tanh, "tanh", ("output",))
+        with self._removed("c" in spec.linear):
+            self._oval(xout, y_tanh, "tanh", ("output",))
         self._wire([(xout, y_tanh - 0.25), (xout, _LAYER + _R)], ("output",))
-        self._node(xout, _LAYER, "\u00d7", ("output",))
+        with self._removed("o" in absent):
+            self._node(xout, _LAYER, "\u00d7", ("output",))
         self._wire([(xout, _LAYER - _R), (xout, _BOT), (_RIGHT, _BOT)], ("output",), H, lw=2.0)
         # h_t also leaves upwards (to the next layer); it passes under the cell-state line
         self._wire([(xup, _BOT), (xup, _TOP - 0.22)], ("output",), H, arrow=False, lw=2.0)
@@ -325,11 +349,14 @@ class CellDiagram:
                           zorder=5)
         self._register(up, ("output",))
 
-        if peephole:  # diagonal peepholes: c_{t-1} into f and i, c_t into o
-            P = dict(color=C, arrow=True, lw=1.1, ls=(0, (3, 2)))
-            xp, yp = 0.5, 3.5
+        # diagonal peepholes: c_{t-1} into f and i, c_t into o (dashed)
+        P = dict(color=C, arrow=True, lw=1.1, ls=(0, (3, 2)))
+        xp, yp = 0.5, 3.5
+        if "f" in spec.peephole:
             self._wire([(xp, _TOP), (xp, yp), (xf - 0.3, yp), (xf - 0.3, top)], ("forget",), **P)
+        if "i" in spec.peephole:
             self._wire([(xp, _TOP), (xp, yp), (xi + 0.25, yp), (xi + 0.25, top)], ("input",), **P)
+        if "o" in spec.peephole:
             self._wire([(xo - 0.25, _TOP), (xo - 0.25, top)], ("output",), **P)
 
     # ------------------------------------------------------------------ GRU
@@ -341,56 +368,70 @@ class CellDiagram:
         top = yl + _LH / 2
         bottom = yl - _LH / 2
         H = COLORS["h"]
-        gates = ("reset", "update")
+        # the steps of the four roles, and the letters of the reset and update slots (an update
+        # letter of None: the update slot is 1 minus the reset slot's gate, as in the MGU)
+        reset, update, candidate, output = self.steps
+        R, Z = self.spec.gates
+        gates = (reset, update)
 
         # the state line: h_{t-1} -> x (z_t) -> + -> h_t
-        self._wire([(_LEFT, _TOP), (xz - _R, _TOP)], ("reset", "update", "output"), H,
+        self._wire([(_LEFT, _TOP), (xz - _R, _TOP)], (reset, update, output), H,
                    arrow=False, lw=2.6)
-        self._node(xz, _TOP, "\u00d7", ("update", "output"))
-        self._wire([(xz + _R, _TOP), (xmix - _R, _TOP)], ("output",), H, lw=2.6)
-        self._node(xmix, _TOP, "+", ("output",), fontsize=13)
-        self._wire([(xmix + _R, _TOP), (_RIGHT, _TOP)], ("output",), H, lw=2.6)
-        self._wire([(xup, _TOP), (xup, _UP)], ("output",), H, lw=2.0)
-        self._text("h_prev", _LEFT, _TOP + 0.15, ("reset", "update", "output"), ha="left",
+        self._node(xz, _TOP, "\u00d7", (update, output))
+        self._wire([(xz + _R, _TOP), (xmix - _R, _TOP)], (output,), H, lw=2.6)
+        self._node(xmix, _TOP, "+", (output,), fontsize=13)
+        self._wire([(xmix + _R, _TOP), (_RIGHT, _TOP)], (output,), H, lw=2.6)
+        self._wire([(xup, _TOP), (xup, _UP)], (output,), H, lw=2.0)
+        self._text("h_prev", _LEFT, _TOP + 0.15, (reset, update, output), ha="left",
                    va="bottom")
-        self._text("h", _RIGHT + 0.1, _TOP, ("output",), ha="left", va="center")
+        self._text("h", _RIGHT + 0.1, _TOP, (output,), ha="left", va="center")
         up = self.ax.text(xup + 0.12, _UP, r"$h_t$", fontsize=_LABEL_SIZE, ha="left", va="top",
                           zorder=5)
-        self._register(up, ("output",))
+        self._register(up, (output,))
 
-        # inputs: h_{t-1} down the left side, x_t from below; both into r and z
-        self._wire([(xdrop, _TOP), (xdrop, _BOT), (xz, _BOT), (xz, bottom)], gates)
-        self._wire([(xr, _BOT), (xr, bottom)], ("reset",))
-        self._wire([(xx, _XIN), (xx, _BOT)], gates + ("candidate",), COLORS["x"], arrow=False)
-        self._wire([(xx, y_xg), (xg, y_xg), (xg, bottom)], ("candidate",), COLORS["x"])
-        self._text("x", xx + 0.12, _XIN + 0.05, gates + ("candidate",), ha="left", va="bottom")
+        # inputs: h_{t-1} down the left side, x_t from below; both into the gate layers
+        if Z is None:
+            self._wire([(xdrop, _TOP), (xdrop, _BOT), (xr, _BOT), (xr, bottom)], gates)
+        else:
+            self._wire([(xdrop, _TOP), (xdrop, _BOT), (xz, _BOT), (xz, bottom)], gates)
+            self._wire([(xr, _BOT), (xr, bottom)], (reset,))
+        self._wire([(xx, _XIN), (xx, _BOT)], gates + (candidate,), COLORS["x"], arrow=False)
+        self._wire([(xx, y_xg), (xg, y_xg), (xg, bottom)], (candidate,), COLORS["x"])
+        self._text("x", xx + 0.12, _XIN + 0.05, gates + (candidate,), ha="left", va="bottom")
 
         # reset gate: r_t * h_{t-1} feeds the candidate
-        self._layer(xr, r"$\sigma$", COLORS["r"], ("reset",), cy=yl)
-        self._wire([(xr, top), (xr, y_r - _R)], ("reset",), COLORS["r"])
-        self._wire([(xr, _TOP), (xr, y_r + _R)], ("reset",), H)
-        self._node(xr, y_r, "\u00d7", ("reset", "candidate"))
-        self._text("r", xr - 0.12, 3.35, ("reset",), color=COLORS["r"], ha="right", va="center")
+        self._layer(xr, r"$\sigma$", COLORS[R], (reset,), cy=yl)
+        self._wire([(xr, top), (xr, y_r - _R)], (reset,), COLORS[R])
+        self._wire([(xr, _TOP), (xr, y_r + _R)], (reset,), H)
+        self._node(xr, y_r, "\u00d7", (reset, candidate))
+        self._text(R, xr - 0.12, 3.35, (reset,), color=COLORS[R], ha="right", va="center")
         # r_t * h_{t-1} to the candidate; it hops over z_t's wire
-        self._wire([(xr + _R, y_r), (xz - 0.18, y_r)], ("reset", "candidate"), arrow=False)
-        self._wire([(xz + 0.18, y_r), (xg - 0.3, y_r), (xg - 0.3, top)], ("reset", "candidate"))
+        self._wire([(xr + _R, y_r), (xz - 0.18, y_r)], (reset, candidate), arrow=False)
+        self._wire([(xz + 0.18, y_r), (xg - 0.3, y_r), (xg - 0.3, top)], (reset, candidate))
 
         # update gate: z_t * h_{t-1} on the state line, 1 - z_t for the candidate
-        self._layer(xz, r"$\sigma$", COLORS["z"], ("update",), cy=yl)
-        self._wire([(xz, top), (xz, _TOP - _R)], ("update",), COLORS["z"])
-        self._text("z", xz - 0.12, 3.35, ("update",), color=COLORS["z"], ha="right", va="center")
-        self._wire([(xz, y_mix), (x1 - _R, y_mix)], ("update",), COLORS["z"])
-        self._node(x1, y_mix, "1\u2212", ("update", "output"), fontsize=8)
-        self._wire([(x1 + _R, y_mix), (xmix - _R, y_mix)], ("output",))
+        if Z is None:  # z_t = 1 - (the reset slot's gate)
+            self._wire([(xr + _LW / 2, yl), (xz - _R, yl)], (update,), COLORS[R])
+            self._node(xz, yl, "1\u2212", (update,), fontsize=8)
+            self._wire([(xz, yl + _R), (xz, _TOP - _R)], (update,), COLORS["z"])
+            self._text("z", xz - 0.12, 3.35, (update,), color=COLORS["z"], ha="right",
+                       va="center", symbol=f"$1-{LABELS[R][1:-1]}$")
+        else:
+            self._layer(xz, r"$\sigma$", COLORS[Z], (update,), cy=yl)
+            self._wire([(xz, top), (xz, _TOP - _R)], (update,), COLORS[Z])
+            self._text(Z, xz - 0.12, 3.35, (update,), color=COLORS[Z], ha="right", va="center")
+        self._wire([(xz, y_mix), (x1 - _R, y_mix)], (update,), COLORS["z"])
+        self._node(x1, y_mix, "1\u2212", (update, output), fontsize=8)
+        self._wire([(x1 + _R, y_mix), (xmix - _R, y_mix)], (output,))
 
         # candidate and the mix (1 - z_t) * g_t + z_t * h_{t-1}
-        self._layer(xg, "tanh", COLORS["g"], ("candidate",), cy=yl)
+        self._layer(xg, "tanh", COLORS["g"], (candidate,), cy=yl)
         self._wire([(xg + _LW / 2, yl), (xmix, yl), (xmix, y_mix - _R)],
-                   ("candidate", "output"), COLORS["g"])
-        self._text("g", xg + _LW / 2 + 0.08, yl + 0.12, ("candidate",), color=COLORS["g"],
+                   (candidate, output), COLORS["g"])
+        self._text("g", xg + _LW / 2 + 0.08, yl + 0.12, (candidate,), color=COLORS["g"],
                    ha="left", va="bottom")
-        self._node(xmix, y_mix, "\u00d7", ("output",))
-        self._wire([(xmix, y_mix + _R), (xmix, _TOP - _R)], ("output",))
+        self._node(xmix, y_mix, "\u00d7", (output,))
+        self._wire([(xmix, y_mix + _R), (xmix, _TOP - _R)], (output,))
 
     # ------------------------------------------------------------------ vanilla RNN
 
@@ -485,9 +526,12 @@ class CellDiagram:
         x = np.asarray(trace.x)
         x = x[r, batch] if batched else x[r]
         xs = ", ".join(_fmt(float(v)) for v in x[:3]) + (", \u2026" if x.shape[0] > 3 else "")
-        if "c_prev" in vals:
-            vals["fc"] = vals["f"] * vals["c_prev"]
-            vals["ig"] = vals["i"] * vals["g"]
+        R, Z = self.spec.gates
+        if self.spec.layout == "gru" and Z is None:  # the update slot shows 1 - (reset gate)
+            vals["z"] = 1.0 - vals[R]
+        if "c_prev" in vals:  # a removed gate is 1
+            vals["fc"] = vals.get("f", 1.0) * vals["c_prev"]
+            vals["ig"] = vals.get("i", 1.0) * vals["g"]
         for key, text in self.value_texts.items():
             if key == "x":
                 text.set_text(f"={xs}" if x.shape[0] == 1 else f"=({xs})")

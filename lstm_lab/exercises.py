@@ -64,6 +64,7 @@ import numpy as np
 
 from .cells import GRUCell, LSTMCell, RNNCell, sigmoid
 from .gradcheck import numeric_gradient
+from .symbols import ACTIVATION_OF, NAMES
 
 __all__ = [
     "CHECKS", "CheckResult", "check_candidate", "check_cell_update", "check_forget_gate",
@@ -326,10 +327,8 @@ def _fmt(value):
 # mistake; the switched-off version must equal the package's cells (tests/test_exercises.py
 # checks that). The expected answers themselves always come from the cells.
 
-_GATES = {  # letter -> (name, activation it should have)
-    "f": ("forget gate", "sigmoid"), "i": ("input gate", "sigmoid"),
-    "g": ("candidate", "tanh"), "o": ("output gate", "sigmoid"),
-    "r": ("reset gate", "sigmoid"), "z": ("update gate", "sigmoid"),
+_GATES = {  # letter -> (name, activation it should have), from the symbol table
+    L: (NAMES[L], ACTIVATION_OF[L]) for L in ("f", "i", "g", "o", "r", "z")
 }
 _ACTS = {
     "sigmoid": sigmoid,

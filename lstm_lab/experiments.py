@@ -2,11 +2,12 @@
 
 Usage::
 
-    python -m lstm_lab.experiments TASK --cell {rnn,lstm,gru,peephole,coupled} --T N --seed S \
+    python -m lstm_lab.experiments TASK --cell CELL --T N --seed S \
         [--steps N] [--quick]
 
-TASK is ``adding``, ``copy`` or ``longrange`` (see ``lstm_lab.tasks``). Every cell gets
-the same budget for a task: hidden size, batch size, number of steps, optimiser (Adam),
+TASK is ``adding``, ``copy`` or ``longrange`` (see ``lstm_lab.tasks``); CELL is a key of
+``lstm_lab.CELLS`` (rnn, lstm, peephole, coupled, gru and every registered variant). Every
+cell gets the same budget for a task: hidden size, batch size, number of steps, optimiser (Adam),
 learning rate, schedule and clipping are the task's, never the cell's, so a comparison
 between cells is fair. Progress goes to stderr; the last line of stdout is one JSON object
 with the task, cell, T, seed, steps, seconds, the test metric (``test_mse``, ``test_xent``
@@ -109,9 +110,11 @@ def run(
     check_elements("W_h (4H, H)", G=4, H=budget["hidden"], H_=budget["hidden"])
     options = {}
     if forget_bias is not None:
-        if cell not in ("lstm", "peephole", "coupled"):
+        if not CELLS[cell].takes_forget_bias:
+            takers = ", ".join(k for k, c in CELLS.items() if c.takes_forget_bias)
             raise ValueError(
-                f"forget_bias applies to the LSTM family (lstm, peephole, coupled), not to {cell!r}"
+                f"forget_bias applies to the LSTM family cells that have one ({takers}), "
+                f"not to {cell!r}"
             )
         options["forget_bias"] = float(forget_bias)
     the_task = TASKS[task](T=budget["T"])

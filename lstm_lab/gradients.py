@@ -19,6 +19,8 @@ All functions accept one sequence or a batch; a batch adds a B axis after the ti
 
 import numpy as np
 
+from .trace import Trace
+
 __all__ = [
     "step_jacobians",
     "state_jacobians",
@@ -29,21 +31,14 @@ __all__ = [
 ]
 
 
-def _diag_times(v, M):
-    """diag(v) M for vectors v (..., H) and matrices M (..., H, K): scale the rows."""
-    return v[..., :, None] * M
-
-
-def _eye(v):
-    """diag(v) as a matrix, for v (..., H)."""
-    out = np.zeros(v.shape + (v.shape[-1],), dtype=v.dtype)
-    idx = np.arange(v.shape[-1])
-    out[..., idx, idx] = v
-    return out
+def _cell_trace(trace):
+    """The cell's own Trace: a model's trace (lstm_lab.train) holds it as ``.cell``."""
+    inner = getattr(trace, "cell", None)
+    return inner if isinstance(inner, Trace) else trace
 
 
 def _check(cell, trace):
-    for attr in ("h", "h0", "gates"):
+    for attr in ("h", "h0", "gates", "record"):
         if not hasattr(trace, attr):
             raise TypeError(
                 f"trace must be a cell trace (with .{attr}); got {type(trace).__name__}"
@@ -56,11 +51,6 @@ def _check(cell, trace):
         )
 
 
-def _prev(seq, first):
-    """The previous value for every step: (first, seq[0], ..., seq[T-2])."""
-    return np.concatenate([first[None], seq[:-1]], axis=0)
-
-
 def step_jacobians(cell, trace):
     """J_t = ds_t / ds_{t-1} for t = 1..T, computed exactly from the trace.
 
@@ -68,7 +58,8 @@ def step_jacobians(cell, trace):
     S = H (RNN, GRU) or 2H with s = [h; c] (LSTM family), so for an LSTM
     ``J[t-1][:H, :H]`` is dh_t/dh_{t-1} and ``J[t-1][H:, H:]`` is dc_t/dc_{t-1}.
 
-    Uses the weights in ``cell.params`` now: pass the cell that made the trace, unchanged.
+    Each cell declares its own Jacobian rule; it reads the weights the trace was made with
+    (as ``backward`` does), so a later change to the cell's weights does not alter it.
 
     Examples
     --------
@@ -79,64 +70,10 @@ def step_jacobians(cell, trace):
     >>> J.shape, bool(np.allclose(J[2], cell.params['W_hh']))
     ((4, 3, 3), True)
     """
+    trace = _cell_trace(trace)
     _check(cell, trace)
-    p = cell.params
-    kind = cell.kind
-    h_prev = _prev(trace.h, np.broadcast_to(trace.h0, trace.h.shape[1:]))
-    gates = trace.gates
-    if kind == "rnn":
-        # h_t = tanh(a_t): dh_t/dh_{t-1} = diag(1 - h_t^2) W_hh
-        return _diag_times(1.0 - trace.h**2, p["W_hh"])
-    if kind == "gru":
-        r, z, g = gates["r"], gates["z"], gates["g"]
-        dr = _diag_times(r * (1.0 - r), p["W_hr"])  # dr_t/dh_{t-1}
-        dz = _diag_times(z * (1.0 - z), p["W_hz"])  # dz_t/dh_{t-1}
-        W_hg = p["W_hg"]
-        if getattr(cell, "reset_after", "b_hg" in p):
-            # g_t = tanh(W_xg x + b_xg + r * (W_hg h + b_hg))
-            n = h_prev @ W_hg.T + p["b_hg"]
-            dpre = W_hg * r[..., :, None] + _diag_times(n, dr)
-        else:
-            # g_t = tanh(W_xg x + W_hg (r * h) + b_g);  d(r * h)/dh = diag(r) + diag(h) dr
-            dpre = W_hg * r[..., None, :] + W_hg @ _diag_times(h_prev, dr)
-        dg = _diag_times(1.0 - g**2, dpre)
-        # h_t = (1 - z) g + z h_{t-1}
-        return _diag_times(1.0 - z, dg) + _diag_times(h_prev - g, dz) + _eye(z)
-    if not getattr(cell, "has_cell_state", False):
-        raise ValueError(f"no Jacobian rule for a {kind!r} cell")
-    c_prev = _prev(trace.c, np.broadcast_to(trace.c0, trace.c.shape[1:]))
-    f, i, g, o, c = gates["f"], gates["i"], gates["g"], gates["o"], trace.c
-    H = cell.hidden_size
-    zeros = np.zeros(f.shape + (H,), dtype=f.dtype)
-    di_h = _diag_times(i * (1.0 - i), p["W_hi"])  # di_t/dh_{t-1}
-    di_c = zeros
-    if kind == "coupled":
-        df_h, df_c = -di_h, zeros  # f = 1 - i
-    else:
-        df_h, df_c = _diag_times(f * (1.0 - f), p["W_hf"]), zeros
-    if kind == "peephole":
-        # i and f also see c_{t-1} through the diagonal peepholes p_i, p_f
-        di_c = _eye(i * (1.0 - i) * p["p_i"])
-        df_c = _eye(f * (1.0 - f) * p["p_f"])
-    dg_h = _diag_times(1.0 - g**2, p["W_hg"])  # dg_t/dh_{t-1}
-    # c_t = f c_{t-1} + i g
-    dc_h = _diag_times(c_prev, df_h) + _diag_times(g, di_h) + _diag_times(i, dg_h)
-    dc_c = _eye(f) + _diag_times(c_prev, df_c) + _diag_times(g, di_c)
-    # o_t = sigmoid(W_xo x + W_ho h_{t-1} [+ p_o * c_t] + b_o)
-    so = o * (1.0 - o)
-    do_h = _diag_times(so, p["W_ho"])
-    do_c = zeros
-    if kind == "peephole":
-        do_h = do_h + _diag_times(so * p["p_o"], dc_h)
-        do_c = _diag_times(so * p["p_o"], dc_c)
-    # h_t = o tanh(c_t)
-    tc = np.tanh(c)
-    dtc = o * (1.0 - tc**2)
-    dh_h = _diag_times(tc, do_h) + _diag_times(dtc, dc_h)
-    dh_c = _diag_times(tc, do_c) + _diag_times(dtc, dc_c)
-    top = np.concatenate([dh_h, dh_c], axis=-1)
-    bottom = np.concatenate([dc_h, dc_c], axis=-1)
-    return np.concatenate([top, bottom], axis=-2)
+    J = cell.step_jacobians(trace)              # batched rows (T, B, S, S)
+    return J if trace.batched else J[:, 0]
 
 
 def state_jacobians(cell, trace):

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ._checks import FLOAT_DTYPES, check_elements, check_finite
+from .cells import Cell
 
 _FRAMEWORK_NAMES = {
     1: "nn.RNN / SimpleRNN (1 block)",
@@ -48,7 +49,7 @@ def _array(value, name):
 
 def _shape_error(cls, name, shape, expected, H, axis=0):
     """A ValueError for a weight of the wrong shape, guessing which layer it came from."""
-    G = len(cls._torch_order or cls._keras_order)
+    G = len(cls.torch_order or cls.keras_order)
     msg = (
         f"{name} must have shape {expected} ({G} gate block{'s' * (G > 1)} of H={H}) for "
         f"{cls.__name__}; got {tuple(shape)}."
@@ -81,14 +82,15 @@ def _build(cls, D, H, dtype, W_x, W_h, b_x, b_h, reset_after=None):
 
 def _no_twin(cls, framework):
     return TypeError(
-        f"{cls.__name__} has no {framework} twin: {framework} has no peephole or coupled-gate "
-        f"LSTM. Build it directly, e.g. {cls.__name__}(input_size=D, hidden_size=H)."
+        f"{cls.__name__} has no {framework} twin: no {framework} layer computes this cell "
+        f"({framework} has no peephole, coupled-gate or other LSTM variant). Build it directly, "
+        f"e.g. {cls.__name__}(input_size=D, hidden_size=H)."
     )
 
 
 def _gru_flag(cls, kwargs, value, framework):
     """Check a caller's reset_after against what the framework's layout implies."""
-    if cls.kind != "gru":
+    if not cls.takes_reset_after:
         if kwargs:
             raise TypeError(
                 f"unexpected arguments {sorted(kwargs)} for {cls.__name__}.from_{framework}"
@@ -109,7 +111,7 @@ def _gru_flag(cls, kwargs, value, framework):
 
 def from_torch(cls, state_dict, **kwargs):
     """Build a `cls` cell from an nn.RNN / nn.LSTM / nn.GRU layer-0 state dict (see module doc)."""
-    order = cls._torch_order
+    order = cls.torch_order
     if order is None:
         raise _no_twin(cls, "PyTorch")
     if not isinstance(state_dict, Mapping):
@@ -182,10 +184,10 @@ def from_torch(cls, state_dict, **kwargs):
 
 def to_torch(cell):
     """The cell's weights as a PyTorch layer-0 state dict of numpy arrays (merged bias: bias_ih)."""
-    order = cell._torch_order
+    order = cell.torch_order
     if order is None:
         raise _no_twin(type(cell), "PyTorch")
-    if cell.kind == "gru" and not cell.reset_after:
+    if cell.takes_reset_after and not cell.reset_after:
         raise ValueError(
             "nn.GRU computes the reset_after=True form; a reset_after=False GRUCell has no "
             "PyTorch twin (Keras's GRU(reset_after=False) is one: use to_keras)"
@@ -193,7 +195,7 @@ def to_torch(cell):
     p = cell.params
     b_hh = {L: np.zeros(cell.hidden_size, cell.dtype) for L in order}
     b_ih = {L: p.get("b_" + L, p.get("b_x" + L)) for L in order}
-    if cell.kind == "gru":
+    if "b_hg" in p:  # the candidate's second bias stays apart (r_t multiplies it)
         b_hh["g"] = p["b_hg"]
     return {
         "weight_ih_l0": np.concatenate([p["W_x" + L] for L in order]),
@@ -208,7 +210,7 @@ def to_torch(cell):
 
 def from_keras(cls, weights, **kwargs):
     """Build a `cls` cell from a Keras SimpleRNN / LSTM / GRU layer's get_weights() list."""
-    order = cls._keras_order
+    order = cls.keras_order
     if order is None:
         raise _no_twin(cls, "Keras")
     if isinstance(weights, (str, bytes, Mapping)) or not isinstance(weights, Sequence):
@@ -236,16 +238,16 @@ def from_keras(cls, weights, **kwargs):
     reset_after = None
     if len(weights) == 3:
         bias = _array(weights[2], "bias").astype(kernel.dtype)
-        if cls.kind == "gru" and bias.shape == (2, G * H):
+        if cls.takes_reset_after and bias.shape == (2, G * H):
             reset_after, b_in, b_rec = True, bias[0], bias[1]
         elif bias.shape == (G * H,):
-            reset_after, b_in, b_rec = (False if cls.kind == "gru" else None), bias, zeros
+            reset_after, b_in, b_rec = (False if cls.takes_reset_after else None), bias, zeros
         else:
-            shapes = f"({G * H},) or (2, {G * H})" if cls.kind == "gru" else f"({G * H},)"
+            shapes = f"({G * H},) or (2, {G * H})" if cls.takes_reset_after else f"({G * H},)"
             raise ValueError(f"bias must have shape {shapes} for {cls.__name__}; got {bias.shape}")
     else:
         b_in = b_rec = zeros
-        if cls.kind == "gru":
+        if cls.takes_reset_after:
             kwargs.setdefault("reset_after", True)  # Keras's default
     reset_after = _gru_flag(cls, kwargs, reset_after, "Keras")
     return _build(
@@ -268,16 +270,47 @@ def _transposed(blocks):
 
 def to_keras(cell):
     """The weights as the list Keras's set_weights() takes: [kernel, recurrent_kernel, bias]."""
-    order = cell._keras_order
+    order = cell.keras_order
     if order is None:
         raise _no_twin(type(cell), "Keras")
     p = cell.params
     kernel = np.concatenate([p["W_x" + L].T for L in order], axis=1)
     recurrent = np.concatenate([p["W_h" + L].T for L in order], axis=1)
-    if cell.kind == "gru" and cell.reset_after:
+    if "b_hg" in p:
         b_in = np.concatenate([p["b_xg"] if L == "g" else p["b_" + L] for L in order])
         b_rec = np.concatenate([p["b_hg"] if L == "g" else np.zeros_like(p["b_hg"]) for L in order])
         bias = np.stack([b_in, b_rec])
     else:
         bias = np.concatenate([p["b_" + L] for L in order])
     return [kernel, recurrent, bias]
+
+
+# -- the cells' interop methods ------------------------------------------------------------------
+# The cells know no framework: this module, one layer above them, gives every cell class its
+# from_/to_ methods, each of which reads the class's declared gate orders.
+
+
+def _cell_from_torch(cls, state_dict, **kwargs):
+    """A cell from a PyTorch layer-0 state dict (weight_ih_l0, weight_hh_l0, bias_*_l0)."""
+    return from_torch(cls, state_dict, **kwargs)
+
+
+def _cell_to_torch(self):
+    """This cell's weights as a PyTorch layer-0 state dict of numpy arrays."""
+    return to_torch(self)
+
+
+def _cell_from_keras(cls, weights, **kwargs):
+    """A cell from the list a Keras layer's get_weights() returns."""
+    return from_keras(cls, weights, **kwargs)
+
+
+def _cell_to_keras(self):
+    """This cell's weights as the list a Keras layer's set_weights() takes."""
+    return to_keras(self)
+
+
+Cell.from_torch = classmethod(_cell_from_torch)
+Cell.to_torch = _cell_to_torch
+Cell.from_keras = classmethod(_cell_from_keras)
+Cell.to_keras = _cell_to_keras

@@ -33,8 +33,9 @@ __all__ = [
     "StackedTrace", "build", "from_torch",
 ]
 
-_TORCH_KINDS = ("lstm", "gru", "rnn")
-_TORCH_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+# the cells with a PyTorch twin, and the number of gate blocks of its fused weights
+_TORCH_GATES = {kind: len(cls.torch_order) for kind, cls in CELLS.items() if cls.torch_order}
+_TORCH_KINDS = tuple(_TORCH_GATES)
 _TORCH_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?")
 
 

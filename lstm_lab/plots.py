@@ -31,6 +31,9 @@ from matplotlib.colors import Normalize, to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from .cells import CELLS
+from .symbols import ACTIVATION_OF, COLORS, LABELS, NAMES, SIGMOID_GATES
+
 __all__ = [
     "COLORS", "LABELS", "NAMES", "CELL_COLORS", "ACTIVATION_OF",
     "plot_gates", "plot_heatmap", "plot_activation", "plot_conveyor",
@@ -39,66 +42,16 @@ __all__ = [
     "TextPlot", "BarsPlot", "plot_attention", "AttentionPlot",
 ]
 
-# Okabe-Ito for the LSTM symbols, Paul Tol's muted set for the rest: safe for the
-# common colour-vision deficiencies.  No two symbols share a colour.
-COLORS = {
-    "x": "#000000",  # input (black)
-    "f": "#D55E00",  # forget gate (vermillion: removes)
-    "i": "#009E73",  # input gate (bluish green: adds)
-    "g": "#E69F00",  # candidate (orange)
-    "o": "#CC79A7",  # output gate (reddish purple)
-    "c": "#0072B2",  # cell state (blue: the conveyor belt)
-    "h": "#56B4E9",  # hidden state (sky blue)
-    "r": "#882255",  # GRU reset gate (wine)
-    "z": "#332288",  # GRU update gate (indigo)
-    "y": "#999933",  # readout (olive)
-}
-
-LABELS = {
-    "x": r"$x_t$",
-    "f": r"$f_t$",
-    "i": r"$i_t$",
-    "g": r"$g_t$",
-    "o": r"$o_t$",
-    "c": r"$c_t$",
-    "h": r"$h_t$",
-    "r": r"$r_t$",
-    "z": r"$z_t$",
-    "y": r"$y_t$",
-}
-
-NAMES = {
-    "x": "input",
-    "f": "forget gate",
-    "i": "input gate",
-    "g": "candidate",
-    "o": "output gate",
-    "c": "cell state",
-    "h": "hidden state",
-    "r": "reset gate",
-    "z": "update gate",
-    "y": "readout",
-}
-
-# which nonlinearity makes each symbol (c: the tanh(c_t) inside h_t = o_t * tanh(c_t);
-# h: the vanilla RNN's h_t = tanh(...))
-ACTIVATION_OF = {"f": "sigmoid", "i": "sigmoid", "o": "sigmoid", "r": "sigmoid", "z": "sigmoid",
-                 "g": "tanh", "c": "tanh", "h": "tanh"}
-
-# one colour per cell kind, for plots that compare cells
-CELL_COLORS = {
-    "rnn": "#D55E00",
-    "lstm": "#0072B2",
-    "gru": "#009E73",
-    "peephole": "#CC79A7",
-    "coupled": "#E69F00",
-}
+# the symbol table (lstm_lab.symbols) gives every symbol its colour, label, name and activation
+# (c: the tanh(c_t) inside h_t = o_t * tanh(c_t); h: the vanilla RNN's h_t = tanh(...));
+# every cell declares its own colour for plots that compare cells
+CELL_COLORS = {kind: cls.color for kind, cls in CELLS.items()}
 _EXTRA_COLORS = ("#332288", "#882255", "#44AA99", "#999933", "#AA4499", "#88CCEE",
                  "#117733", "#DDCC77", "#000000")
 
 _X_STYLES = (("#000000", "-"), ("#6E6E6E", "--"), ("#A8A8A8", "-."), ("#000000", ":"),
              ("#6E6E6E", "-"), ("#A8A8A8", "--"), ("#000000", "-."), ("#6E6E6E", ":"))
-_SIGMOID_GATES = ("f", "i", "o", "r", "z")
+_SIGMOID_GATES = SIGMOID_GATES
 _GATE_ORDER = ("f", "i", "r", "z", "g", "o")
 _SMALL = "small"
 

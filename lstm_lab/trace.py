@@ -23,6 +23,10 @@ class Trace:
              shaped like h; the RNN's is under 'h'. Computed on first use.
 
     nbytes : bytes held by the trace's arrays (see Size).
+    params : the weights this forward used, by name (copies: later changes to the cell's
+             weights do not reach them)
+    cell   : the cell that made it; record: its typed record of the loop's arrays (what
+             backward reads); weights: the fused copies of the weights it used
 
     A trace owns its arrays: a later forward, or a change to the cell's weights, never alters
     it, and backward differentiates the weights the trace was computed with. h, c and the
@@ -40,6 +44,9 @@ class Trace:
                                      W_hg h_{t-1} + b_hg with reset_after=True)
     LSTM, peephole LSTM        7     f_t, i_t, g_t, o_t, c_t, tanh(c_t), h_t
     coupled LSTM               7     the same, f_t = 1 - i_t included
+    NIG, NFG, NOG              6     one gate fewer
+    NIAF / NOAF                7 / 6 as the peephole LSTM / no separate tanh(c_t)
+    MGU                        4     f_t, g_t, h_t and f_t * h_{t-1}
     =========================  ====  =====================================================
 
     plus a copy of the weights and the initial states: in all
@@ -58,22 +65,28 @@ class Trace:
     True
     """
 
-    def __init__(self, cell, x, h0, c0, batched, store, weights):
+    def __init__(self, cell, x, h0, c0, batched, record, weights):
         self.kind = cell.kind
         self.batched = batched
-        self._cell = cell
-        self._store = store  # the arrays backward reads: x (T, B, D), the rest columns (T, H, B)
-        self._weights = weights  # the fused weights this forward used (copies)
+        self.cell = cell  # the cell that made it
+        self.signature = cell.signature()  # what a cell must match to differentiate it
+        self.record = record  # the arrays backward reads: x (T, B, D), the rest columns (T, H, B)
+        self.weights = weights  # the fused weights this forward used (copies)
         self._preacts = None
         pick = (lambda a: a) if batched else (lambda a: None if a is None else a[:, 0])
         first = (lambda a: a) if batched else (lambda a: None if a is None else a[0])
         self.x = pick(x)
-        self.h = pick(_as_rows(store["h"]))
-        self.c = pick(_as_rows(store.get("c")))
-        self.gates = {k: pick(_as_rows(v)) for k, v in store["gates"].items()}
+        self.h = pick(_as_rows(record.h))
+        self.c = pick(_as_rows(getattr(record, "c", None)))
+        self.gates = {k: pick(_as_rows(v)) for k, v in record.gates.items()}
         self.h0 = first(h0)
         self.c0 = first(c0)
         self.final = State(self.h[-1], None if self.c is None else self.c[-1])
+
+    @property
+    def params(self):
+        """The weights this forward used, under the symbol table's names (read-only copies)."""
+        return self.cell.named(self.weights)
 
     def __len__(self):
         return self.h.shape[0]
@@ -82,11 +95,11 @@ class Trace:
     def nbytes(self):
         """Bytes held by the trace's arrays (each buffer counted once; see the size formula)."""
         seen = {}
-        for arr in _arrays(self._store):
+        for arr in self.record.arrays():
             while isinstance(arr.base, np.ndarray):
                 arr = arr.base
             seen[id(arr)] = arr.nbytes
-        for arr in self._weights.values():
+        for arr in self.weights.values():
             seen[id(arr)] = arr.nbytes
         return sum(seen.values())
 
@@ -94,7 +107,7 @@ class Trace:
     def preacts(self):
         if self._preacts is None:
             pick = (lambda a: a) if self.batched else (lambda a: a[:, 0])
-            self._preacts = {k: pick(v) for k, v in self._cell._preacts(self).items()}
+            self._preacts = {k: pick(v) for k, v in self.cell.preacts(self).items()}
         return self._preacts
 
     def __repr__(self):
@@ -108,15 +121,6 @@ class Trace:
 def _as_rows(col):
     """A column sequence (T, H, B), as the cells' loops store it, viewed as rows (T, B, H)."""
     return None if col is None else col.swapaxes(1, 2)
-
-
-def _arrays(tree):
-    """Every array in a dict of arrays and dicts."""
-    for v in tree.values():
-        if isinstance(v, dict):
-            yield from _arrays(v)
-        elif isinstance(v, np.ndarray):
-            yield v
 
 
 def as_batched(arr, batched):

@@ -55,11 +55,13 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from . import diagram, gradients, plots
 from ._atomic import commit, interrupts_deferred
-from .cells import LSTMCell, RNNCell
+from .cells import CELLS, LSTMCell, RNNCell
+from .symbols import ACTIVATION_OF
 
 __all__ = [
-    "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "AttentionExplorer", "CellUpdateExplorer",
-    "Explorer", "ForgetGateExplorer", "InputGateExplorer", "LSTMExplorer", "MemorySpanExplorer",
+    "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "AttentionExplorer", "CellExplorer",
+    "CellUpdateExplorer", "Explorer", "ForgetGateExplorer", "InputGateExplorer", "LSTMExplorer",
+    "MemorySpanExplorer",
     "OutputGateExplorer", "RNNMemoryExplorer", "input_sequence", "rnn_input_jacobian_norms",
 ]
 
@@ -129,7 +131,7 @@ def rnn_input_jacobian_norms(cell, trace):
     >>> rnn_input_jacobian_norms(cell, cell.forward(np.zeros((4, 1))))   # h stays 0: 0.5^(t-1)
     array([1.   , 0.5  , 0.25 , 0.125])
     """
-    if cell.kind != "rnn" or trace.batched:
+    if not isinstance(cell, RNNCell) or trace.batched:
         raise ValueError("rnn_input_jacobian_norms needs an RNNCell and the trace of one sequence "
                          f"(x shaped (T, D)); got kind={cell.kind!r}, batched={trace.batched}")
     W_xh, W_hh = cell.params["W_xh"], cell.params["W_hh"]
@@ -601,7 +603,7 @@ class _StepExplorer(_OneUnitLSTMExplorer):
 
     step = None                 # the diagram's step to highlight
     gates_shown = None          # symbols for plots.plot_gates
-    activations = ()            # (symbol, 'sigmoid' | 'tanh'): curves with the pre-activations
+    activations = ()            # symbols whose sigmoid or tanh curve shows the pre-activations
     options = {**_OneUnitLSTMExplorer.options, "t": 4}
     figsize = (10.0, 5.0)
     _split = (0.8, 1.2)        # widths of the left column (time plots) and the right one
@@ -625,7 +627,8 @@ class _StepExplorer(_OneUnitLSTMExplorer):
         self.plots["diagram"] = diagram.draw_cell("lstm", highlight=self.step, scale=1.0,
                                                   ax=sub.add_subplot(gs[0, :]))
         self._rings = {}
-        for k, (sym, kind) in enumerate(self.activations):
+        for k, sym in enumerate(self.activations):
+            kind = ACTIVATION_OF[sym]
             plot = plots.plot_activation(kind, self.trace.preacts[sym][:, 0],
                                          ax=sub.add_subplot(gs[1, k]), symbol=sym)
             plot.ax.get_legend().remove()
@@ -654,7 +657,7 @@ class _StepExplorer(_OneUnitLSTMExplorer):
 
     def _update_artists(self):
         self.plots["gates"].update(self.trace)
-        for sym, _kind in self.activations:
+        for sym in self.activations:
             self.plots["activation_" + sym].update(self.trace.preacts[sym][:, 0])
         self._update_time()
 
@@ -690,7 +693,7 @@ class ForgetGateExplorer(_StepExplorer):
     step = "forget"
     slider_names = ("W_xf", "W_hf", "b_f")
     gates_shown = ("f", "c", "h")
-    activations = (("f", "sigmoid"),)
+    activations = ("f",)
 
 
 class InputGateExplorer(_StepExplorer):
@@ -708,7 +711,7 @@ class InputGateExplorer(_StepExplorer):
     defaults = {**LSTM_DEFAULTS, "b_f": 0.5}
     options = {**_StepExplorer.options, "sequence": "noise", "t": 5}
     gates_shown = ("i", "g", "c")
-    activations = (("i", "sigmoid"), ("g", "tanh"))
+    activations = ("i", "g")
 
 
 class CellUpdateExplorer(_StepExplorer):
@@ -758,7 +761,7 @@ class OutputGateExplorer(_StepExplorer):
     defaults = {**LSTM_DEFAULTS, "b_f": 4.0, "W_xo": -4.0, "b_o": -2.0}
     options = {**_StepExplorer.options, "sequence": "store_recall", "t": 26}
     gates_shown = ("o", "c", "h")
-    activations = (("o", "sigmoid"),)
+    activations = ("o",)
 
 
 class LSTMExplorer(_StepExplorer):
@@ -793,6 +796,49 @@ class LSTMExplorer(_StepExplorer):
     def close(self):
         self._link.unlink()
         super().close()
+
+
+class CellExplorer(LSTMExplorer):
+    """Any registered cell (a key of ``ll.CELLS``), one unit with one input, all its weights.
+
+    ``cell`` names the variant: its sliders are its own ``params`` (a removed gate has none),
+    the plots show the gates its trace records, the diagram is the variant's own (removed
+    parts faded). Weights the LSTM explorers also have start at their values; the others
+    (peepholes, GRU weights) at the cell's seeded initial values.
+
+    >>> ex = CellExplorer(cell='gru')
+    >>> list(ex.sliders)[:3], ex.controls['sequence'].value
+    (['W_xr', 'W_hr', 'b_r'], 'store_recall')
+    >>> ex.close()
+    """
+
+    name = "cell"
+    options = {**LSTMExplorer.options, "cell": "lstm"}
+
+    def __init__(self, **kwargs):
+        kind = kwargs.get("cell", self.options["cell"])
+        if not isinstance(kind, str) or kind not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {kind!r}")
+        probe = CELLS[kind](1, 1, seed=kwargs.get("seed", self.options["seed"]))
+        # per instance: the sliders and defaults of this cell's own parameters
+        self.slider_names = tuple(probe.params)
+        self.defaults = {k: OutputGateExplorer.defaults.get(k, float(v[(0,) * v.ndim]))
+                         for k, v in probe.params.items()}
+        self.gates_shown = probe.gate_names + ("c",) * probe.has_cell_state + ("h",)
+        super().__init__(**kwargs)
+
+    def _make_cell(self):
+        self._steps = _positive_int(self._opts["steps"], "steps T")
+        input_sequence("pulse", self._steps)  # T long enough for every sequence
+        return CELLS[self._opts["cell"]](1, 1, seed=self._opts["seed"])
+
+    def _build_right(self, sub):
+        ax = sub.add_axes((0.0, 0.0, 1.0, 1.0))
+        self.plots["diagram"] = diagram.draw_cell(self._opts["cell"], ax=ax, scale=1.0)
+        self._rings = {}
+
+    def _state_repr(self):
+        return f"cell={self._opts['cell']!r}, {super()._state_repr()}"
 
 
 # ------------------------------------------------------------------------ memory explorers
@@ -1117,6 +1163,7 @@ EXPLORERS = {
     "update": CellUpdateExplorer,
     "output": OutputGateExplorer,
     "lstm": LSTMExplorer,
+    "cell": CellExplorer,
     "rnn_memory": RNNMemoryExplorer,
     "memory_span": MemorySpanExplorer,
     "attention": AttentionExplorer,

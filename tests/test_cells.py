@@ -6,16 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lstm_lab as ll
+from lstm_lab.symbols import ACTIVATION_OF
 
-# every cell variant, by a short name
+# every registered cell variant by its kind, and the GRU's second form
 VARIANTS = {
-    "rnn": lambda D, H, **kw: ll.RNNCell(D, H, **kw),
-    "lstm": lambda D, H, **kw: ll.LSTMCell(D, H, **kw),
-    "peephole": lambda D, H, **kw: ll.PeepholeLSTMCell(D, H, **kw),
-    "coupled": lambda D, H, **kw: ll.CoupledLSTMCell(D, H, **kw),
-    "gru": lambda D, H, **kw: ll.GRUCell(D, H, **kw),
+    **{kind: (lambda D, H, cls=cls, **kw: cls(D, H, **kw)) for kind, cls in ll.CELLS.items()},
     "gru_reset_after": lambda D, H, **kw: ll.GRUCell(D, H, reset_after=True, **kw),
 }
+# the five cells of the core-engine issue, which `reference` below writes out independently
+FIVE = ("rnn", "lstm", "peephole", "coupled", "gru", "gru_reset_after")
 
 
 def randomize(cell, rng, scale=0.8):
@@ -157,7 +156,7 @@ def reference(cell, x, h, c):
     return np.array(hs), np.array(cs), gs
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", FIVE)
 def test_forward_matches_independent_equations(variant):
     rng = np.random.default_rng(2)
     cell = randomize(VARIANTS[variant](2, 5, seed=3), rng, scale=1.5)
@@ -183,8 +182,9 @@ def test_preacts_are_the_arguments_of_each_gate(variant):
     if cell.kind == "rnn":
         np.testing.assert_allclose(np.tanh(pre["h"]), trace.h, atol=1e-14)
         return
+    squash = {"sigmoid": ll.sigmoid, "tanh": np.tanh}
     for name in cell.gate_names:
-        f = np.tanh if name == "g" else ll.sigmoid
+        f = (lambda a: a) if name in cell.unsquashed else squash[ACTIVATION_OF[name]]
         np.testing.assert_allclose(f(pre[name]), trace.gates[name], atol=1e-14, err_msg=name)
 
 
@@ -233,6 +233,35 @@ def test_trace_shapes_and_contents():
     )
     rnn = ll.RNNCell(3, 4, seed=0).forward(x[:, 0])
     assert rnn.gates == {} and rnn.h.shape == (5, 4)
+
+
+@pytest.mark.parametrize("kind", ll.CELLS)
+@pytest.mark.parametrize("B", [None, 2])
+def test_trace_shapes_of_every_cell(kind, B):
+    cls = ll.CELLS[kind]
+    cell = cls(3, 4, seed=0)
+    assert cell.kind == kind and cls.diagram.steps
+    lead = () if B is None else (B,)
+    x = np.random.default_rng(0).normal(size=(5, *lead, 3))
+    tr = cell.forward(x)
+    assert tr.h.shape == (5, *lead, 4) and tr.x.shape == x.shape and len(tr) == 5
+    assert tuple(tr.gates) == cell.gate_names
+    assert all(v.shape == tr.h.shape for v in tr.gates.values())
+    assert tr.h0.shape == (*lead, 4)
+    if cell.has_cell_state:
+        assert tr.c.shape == tr.h.shape and tr.c0.shape == tr.h0.shape
+        np.testing.assert_array_equal(tr.final.c, tr.c[-1])
+    else:
+        assert tr.c is None and tr.c0 is None and tr.final.c is None
+    assert set(tr.preacts) == (set(cell.gate_names) or {"h"})
+    # every parameter belongs to a gate the cell has (a removed gate has no weights)
+    letters = set(cell.gate_names) or {"h"}
+    for name, arr in cell.params.items():
+        assert name.split("_")[-1][-1] in letters, name
+        assert arr.shape in ((4, 3), (4, 4), (4,)), name
+    grads = cell.backward(tr, np.ones_like(tr.h))
+    assert all(grads[k].shape == v.shape for k, v in cell.params.items())
+    assert grads["x"].shape == x.shape and grads["h0"].shape == tr.h0.shape
 
 
 def test_a_later_forward_never_changes_an_earlier_trace():
@@ -360,7 +389,7 @@ def test_reprs_tell_what_the_object_is():
         "dtype=float32, num_params=96, reset_after=False)"
     )
     assert repr(ll.RNNCell(1, 1).params) == "Params(W_xh: (1, 1), W_hh: (1, 1), b_h: (1,))"
-    assert sorted(ll.CELLS) == ["coupled", "gru", "lstm", "peephole", "rnn"]
+    assert {"coupled", "gru", "lstm", "peephole", "rnn"} <= set(ll.CELLS)
     assert all(cls(1, 1).kind == name for name, cls in ll.CELLS.items())
 
 

@@ -195,3 +195,39 @@ def test_values_beyond_float32_are_reported_not_turned_into_inf():
         cell.forward(np.full((3, 2), 1e300))
     with pytest.raises(ValueError, match="x contains NaN or inf"):
         cell.forward(np.array([[np.inf, 0.0]]))
+
+
+# -- every registered cell --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ll.CELLS)
+def test_every_cell_reports_bad_input(kind):
+    cell = ll.CELLS[kind](3, 4, seed=0)
+    with pytest.raises(ValueError, match=r"x must have shape \(T, D\) or \(T, B, D\) with D=3"):
+        cell.forward(np.zeros((5, 4)))
+    with pytest.raises(ValueError, match=r"x contains NaN or inf"):
+        cell.forward(np.full((2, 3), np.nan))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(B, H\) = \(2, 4\)"):
+        cell.forward(np.zeros((5, 2, 3)), h0=np.zeros(4))
+    if cell.has_cell_state:
+        with pytest.raises(ValueError, match=r"c0 must have shape \(B, H\) = \(2, 4\)"):
+            cell.forward(np.zeros((5, 2, 3)), c0=np.zeros(4))
+    else:
+        with pytest.raises(ValueError, match="c0 is only for cells with a cell state"):
+            cell.forward(np.zeros((2, 3)), c0=np.zeros(4))
+    trace = cell.forward(np.zeros((5, 2, 3)))
+    with pytest.raises(ValueError, match=r"dh must have shape \(T, B, H\) like trace.h"):
+        cell.backward(trace, np.zeros((5, 4)))
+    with pytest.raises(TypeError, match="backward needs the Trace returned by forward"):
+        cell.backward(trace.h, np.zeros((5, 2, 4)))
+    other = (ll.RNNCell if kind != "rnn" else ll.LSTMCell)(3, 4).forward(np.zeros((5, 2, 3)))
+    with pytest.raises(ValueError, match="this trace comes from another kind of cell"):
+        cell.backward(other, np.zeros((5, 2, 4)))
+    with pytest.raises(ValueError, match=r"x_t must have shape \(D,\) or \(B, D\) with D=3"):
+        cell.step(np.zeros(2))
+    name = next(iter(cell.params))
+    with pytest.raises(KeyError, match="no parameter named 'W_nope'"):
+        cell.params["W_nope"] = np.zeros(4)
+    cell.params[name][...] = np.nan
+    with pytest.raises(ValueError, match=f"weight {name} contains NaN or inf"):
+        cell.forward(np.zeros((2, 3)))

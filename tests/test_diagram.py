@@ -17,7 +17,7 @@ from matplotlib.patches import FancyBboxPatch  # noqa: E402
 import lstm_lab as ll  # noqa: E402
 from lstm_lab import diagram, plots  # noqa: E402
 
-KINDS = ["lstm", "peephole", "coupled", "gru", "rnn"]
+KINDS = list(ll.CELLS)  # every registered cell; the five below at least, with these steps
 STEPS = {
     "lstm": ("forget", "input", "update", "output"),
     "peephole": ("forget", "input", "update", "output"),
@@ -60,24 +60,25 @@ def fmt(v):
 
 
 def test_steps_table_matches_the_documented_steps():
-    assert diagram.STEPS == STEPS
+    assert STEPS.items() <= diagram.STEPS.items()
     assert diagram.KINDS == tuple(KINDS)
+    assert all(diagram.STEPS[k] == ll.CELLS[k].diagram.steps for k in KINDS)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_step_highlights_its_own_artists(kind):
     d = diagram.draw_cell(kind)
-    assert d.steps == STEPS[kind]
-    assert set(d.step_artists) == set(STEPS[kind])
+    assert d.steps == diagram.STEPS[kind]
+    assert set(d.step_artists) == set(diagram.STEPS[kind])
     sets = {s: set(map(id, arts)) for s, arts in d.step_artists.items()}
     for s, ids in sets.items():
         assert ids, f"step {s} has no artists"
-    for a, b in itertools.combinations(STEPS[kind], 2):
+    for a, b in itertools.combinations(d.steps, 2):
         assert sets[a] != sets[b], f"{kind}: steps {a} and {b} highlight the same artists"
     everything = set(map(id, d._base))
     n_children = len(d.ax.get_children())
     before = render(d.figure)
-    for s in STEPS[kind]:
+    for s in d.steps:
         assert d.highlight(s) is d and d.current == s
         lit = d.step_artists[s]
         faded = [a for a in d._base if id(a) not in sets[s]]
@@ -91,7 +92,7 @@ def test_each_step_highlights_its_own_artists(kind):
             if lw:
                 assert a.get_linewidth() > lw, (s, a)
         assert len(d.ax.get_children()) == n_children  # in place: nothing added or removed
-        if len(STEPS[kind]) > 1:
+        if len(d.steps) > 1:
             assert sets[s] != everything
             assert not np.array_equal(render(d.figure), before), s
     d.highlight(None)
@@ -115,8 +116,11 @@ def test_show_values_writes_the_trace_values_of_step_t(kind, t):
     if trace.c is not None:
         want["c"] = trace.c[r, u]
         want["c_prev"] = trace.c[r - 1, u] if t > 1 else trace.c0[u]
-        want["fc"] = want["f"] * want["c_prev"]
-        want["ig"] = want["i"] * want["g"]
+        want["fc"] = want.get("f", 1.0) * want["c_prev"]  # a removed gate is 1
+        want["ig"] = want.get("i", 1.0) * want["g"]
+    spec = ll.CELLS[kind].diagram
+    if spec.layout == "gru" and spec.gates[1] is None:  # the update slot is 1 - the gate
+        want["z"] = 1.0 - want[spec.gates[0]]
     shown = {k for k, txt in d.value_texts.items() if txt.get_text()}
     assert shown == set(want) | {"t"}
     for key, v in want.items():
@@ -191,7 +195,7 @@ def test_bad_input():
         diagram.draw_cell("lstm", highlight="reset")
     with pytest.raises(ValueError, match="reset, update, candidate, output"):
         diagram.draw_cell("gru", highlight="forget")
-    with pytest.raises(ValueError, match="lstm, peephole, coupled, gru, rnn"):
+    with pytest.raises(ValueError, match="rnn, lstm, peephole, coupled, gru"):
         diagram.draw_cell("transformer")
     with pytest.raises(TypeError, match="kind must be a str"):
         diagram.draw_cell(3)
@@ -213,3 +217,21 @@ def test_bad_input():
         diagram.draw_cell("lstm", t=2)
     with pytest.raises(ValueError, match="scale"):
         diagram.draw_cell("lstm", scale=0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_removed_parts_are_drawn_faded_whatever_is_highlighted(kind):
+    """A variant that removes a gate (or a squashing) still shows where it was, faded."""
+    cls = ll.CELLS[kind]
+    d = diagram.draw_cell(kind)
+    removed = set(cls.diagram.absent) | set(cls.diagram.linear) & {"c"}
+    if cls.diagram.layout == "lstm":  # which of the standard gates the cell lacks
+        assert set(cls.diagram.absent) == {"f", "i", "o"} - set(cls.gate_names)
+    assert bool(d.absent_artists) == bool(removed)
+    everything = {id(a) for arts in d.step_artists.values() for a in arts}
+    assert not everything & {id(a) for a in d.absent_artists}
+    for step in (None, *d.steps):
+        d.highlight(step)
+        assert all(a.get_alpha() < 0.3 for a in d.absent_artists), step
+    d.show_values(make_trace(kind), 2)
+    render(d.figure)

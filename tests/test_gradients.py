@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import lstm_lab as ll
 from lstm_lab import gradients
 
-KINDS = ["rnn", "lstm", "peephole", "coupled", "gru", "gru_after"]
+KINDS = [*ll.CELLS, "gru_after"]  # every registered cell, and the GRU's second form
 
 
 def make_cell(kind, D, H, seed=0):
@@ -84,6 +84,27 @@ def test_state_jacobian_matches_backward_and_finite_differences(kind):
     np.testing.assert_allclose(P[0][:H], rows, rtol=1e-10, atol=1e-13, err_msg=f"{kind} h rows")
     numeric = numeric_state_jacobian(cell, x, h0, c0)
     np.testing.assert_allclose(P[0], numeric, rtol=1e-6, atol=1e-9, err_msg=f"{kind} all rows")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_jacobians_use_the_weights_the_trace_was_made_with(kind):
+    """After a weight change, state_grads and the Jacobians still describe the old trace, as
+    backward does: they read the trace's weights, not the cell's current ones."""
+    cell = random_cell(kind, seed=6)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(6, cell.input_size))
+    h0, c0 = initial_states(cell, rng)
+    trace = cell.forward(x, h0=h0, c0=c0) if c0 is not None else cell.forward(x, h0=h0)
+    J_before = gradients.step_jacobians(cell, trace)
+    dh = rng.normal(size=trace.h.shape)
+    for arr in cell.params.values():  # every weight moves, after the forward pass
+        arr += rng.normal(scale=0.5, size=arr.shape)
+    grads = cell.backward(trace, dh)
+    dL_dh, dL_dc = gradients.state_grads(cell, trace, dh)
+    np.testing.assert_allclose(dL_dh[0], grads["h0"], rtol=1e-10, atol=1e-13, err_msg=kind)
+    if c0 is not None:
+        np.testing.assert_allclose(dL_dc[0], grads["c0"], rtol=1e-10, atol=1e-13, err_msg=kind)
+    np.testing.assert_array_equal(gradients.step_jacobians(cell, trace), J_before)
 
 
 @pytest.mark.parametrize("kind", KINDS)

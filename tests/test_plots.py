@@ -18,13 +18,11 @@ from matplotlib.figure import Figure  # noqa: E402
 import lstm_lab as ll  # noqa: E402
 from lstm_lab import plots  # noqa: E402
 
-SYMBOLS = {
-    "lstm": ["f", "i", "g", "o", "c", "h"],
-    "peephole": ["f", "i", "g", "o", "c", "h"],
-    "coupled": ["f", "i", "g", "o", "c", "h"],
-    "gru": ["r", "z", "g", "h"],
-    "rnn": ["h"],
+SYMBOLS = {  # what plot_gates shows for each cell: its gates, then c (with a cell state), h
+    kind: [*cls.gate_names, *("c" * cls.has_cell_state), "h"] for kind, cls in ll.CELLS.items()
 }
+assert SYMBOLS["lstm"] == ["f", "i", "g", "o", "c", "h"] and SYMBOLS["gru"] == ["r", "z", "g", "h"]
+assert SYMBOLS["rnn"] == ["h"]
 
 
 def _values(trace, sym):

@@ -173,15 +173,37 @@ def check_plots(ex):
                                    err_msg="product of forget gates")
         np.testing.assert_allclose(ex.plots["gates"].lines["f"].get_ydata(), trace.gates["f"][:, 0],
                                    err_msg="f line")
+    elif ex.name == "cell":
+        check_cell_plots(ex)
     else:
         raise AssertionError(f"no reference check for {ex.name!r}")
+
+
+def check_cell_plots(ex):
+    """CellExplorer: its lines and the diagram's h_t equal a fresh cell of the same kind."""
+    cell = ll.CELLS[ex.cell.kind](1, 1, seed=123)
+    values = {**ex.param_defaults, **{n: s.value for n, s in ex.sliders.items()}}
+    assert set(values) == set(cell.params)
+    for name, value in values.items():
+        cell.params[name] = np.full(cell.params[name].shape, value)
+    x = widgets.input_sequence(ex.controls["sequence"].value, len(ex.trace), seed=0)
+    ref = cell.forward(x)
+    gates = ex.plots["gates"]
+    assert set(gates.gates) == {*cell.gate_names, "h", *("c" * cell.has_cell_state)}
+    for sym in gates.gates:
+        want = {"c": ref.c, "h": ref.h}.get(sym, ref.gates.get(sym))
+        np.testing.assert_allclose(gates.lines[sym].get_ydata(), want[:, 0], rtol=1e-12,
+                                   atol=1e-12, err_msg=f"{sym} line")
+    row = ex.t - ex._t_origin
+    text = ex.plots["diagram"].value_texts["h"].get_text()
+    assert f"{ref.h[row, 0]:.2f}".replace("-0.00", "0.00") in text, (text, ref.h[row, 0])
 
 
 # ------------------------------------------------------------------------------------ tests
 
 
-def test_registry_names_the_seven_explorers():
-    assert set(NAMES) == {"forget", "input", "update", "output", "lstm", "rnn_memory",
+def test_registry_names_every_explorer():
+    assert set(NAMES) == {"forget", "input", "update", "output", "lstm", "cell", "rnn_memory",
                           "memory_span"}
     for name, cls in widgets.EXPLORERS.items():
         assert issubclass(cls, widgets.Explorer) and cls.name == name
@@ -487,3 +509,23 @@ def test_importing_the_package_loads_no_widgets():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("kind", ll.CELLS)
+def test_the_cell_explorer_accepts_every_registered_cell(kind):
+    ex = widgets.CellExplorer(cell=kind, t=5)
+    try:
+        assert ex.cell.kind == kind and list(ex.sliders) == list(ex.cell.params)
+        assert ex.plots["diagram"].kind == kind
+        check_plots(ex)
+        for name, slider in ex.sliders.items():
+            slider.value = slider.value + 0.5
+            assert ex.error is None, (name, ex.error)
+            np.testing.assert_allclose(ex.cell.params[name], slider.value, err_msg=name)
+        check_plots(ex)
+        ex.controls["t"].value = 9
+        check_plots(ex)
+    finally:
+        ex.close()
+    with pytest.raises(ValueError, match="cell must be one of rnn, lstm"):
+        widgets.CellExplorer(cell="transformer")
