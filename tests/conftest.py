@@ -7,6 +7,14 @@ loaded by the controlling process, which is the one that writes the summary.
 
 from __future__ import annotations
 
+from hypothesis import settings
+
+# The same examples on every run and every machine: a property test that fails once fails
+# again, and CI never meets an example that no developer has seen. No example database is
+# written into the repository.
+settings.register_profile("lstm_lab", derandomize=True, database=None)
+settings.load_profile("lstm_lab")
+
 
 def pytest_ignore_collect(collection_path, config):
     """Do not collect conftest.py files as doctest modules.

@@ -21,6 +21,8 @@ import lstm_lab as ll  # noqa: E402
 from lstm_lab import widgets  # noqa: E402
 
 NAMES = list(widgets.EXPLORERS)
+# the explorers whose sliders write into a cell's params and that read an input sequence
+CELL_NAMES = [n for n in NAMES if n != "attention"]
 LSTM_NAMES = ["forget", "input", "update", "output", "lstm", "memory_span"]
 STEP_NAMES = ["forget", "input", "update", "output", "lstm"]
 REPO = Path(ll.__file__).resolve().parents[1]
@@ -175,6 +177,8 @@ def check_plots(ex):
                                    err_msg="f line")
     elif ex.name == "cell":
         check_cell_plots(ex)
+    elif ex.name == "attention":
+        check_attention_plots(ex)
     else:
         raise AssertionError(f"no reference check for {ex.name!r}")
 
@@ -199,17 +203,40 @@ def check_cell_plots(ex):
     assert f"{ref.h[row, 0]:.2f}".replace("-0.00", "0.00") in text, (text, ref.h[row, 0])
 
 
+def check_attention_plots(ex):
+    """AttentionExplorer: heatmap, bars and decoded string equal a fresh greedy run."""
+    from lstm_lab.attention import load_seq2seq
+    from lstm_lab.tasks import ReversalTask
+
+    model = load_seq2seq()
+    model.attention.scale = ex.sliders["scale"].value
+    L = ex.controls["L"].value
+    (x, d), y = ReversalTask(8, 1, 40).sample(1, rng=ex.controls["example"].value, length=L)
+    decoded = model.predict((x, d)).argmax(-1)[:, 0]
+    np.testing.assert_array_equal(ex.decoded, decoded)
+    np.testing.assert_array_equal(ex.target, y[:, 0])
+    fed = np.zeros_like(d)
+    fed[0] = d[0]
+    fed[np.arange(1, L), 0, decoded[:-1]] = 1.0
+    weights = model.attention_weights((x, fed))[:, 0]
+    np.testing.assert_allclose(ex.plots["heatmap"].image.get_array(), weights, rtol=1e-12)
+    t = ex.controls["t"].value
+    heights = [bar.get_height() for bar in ex._bars[:L]]
+    np.testing.assert_allclose(heights, weights[t - 1], rtol=1e-12)
+    assert ex.plots["heatmap"].row.get_visible() and ex.plots["heatmap"].row.get_y() == t - 1.5
+
+
 # ------------------------------------------------------------------------------------ tests
 
 
 def test_registry_names_every_explorer():
     assert set(NAMES) == {"forget", "input", "update", "output", "lstm", "cell", "rnn_memory",
-                          "memory_span"}
+                          "memory_span", "attention"}
     for name, cls in widgets.EXPLORERS.items():
         assert issubclass(cls, widgets.Explorer) and cls.name == name
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CELL_NAMES)
 def test_built_with_defaults_keeps_the_contract(make, name):
     ex = make(name)
     assert isinstance(ex.figure, Figure)
@@ -232,7 +259,7 @@ def test_built_with_defaults_keeps_the_contract(make, name):
     check_plots(ex)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CELL_NAMES)
 def test_every_slider_changes_the_figure_and_the_plotted_values(make, name):
     ex = make(name)
     before = pixels(ex)
@@ -265,7 +292,7 @@ def test_a_slider_move_asks_for_a_redraw_and_the_pixels_follow(make, name, monke
     np.testing.assert_array_equal(read, pixels(ex))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CELL_NAMES)
 def test_reset_restores_every_default_and_the_picture(make, name):
     ex = make(name)
     start = pixels(ex)
@@ -289,7 +316,7 @@ def test_reset_restores_every_default_and_the_picture(make, name):
     check_plots(ex)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CELL_NAMES)
 def test_a_callback_error_is_shown_not_swallowed(make, name, monkeypatch):
     ex = make(name)
 
@@ -323,7 +350,7 @@ def test_an_error_while_moving_in_time_is_shown(make, name, monkeypatch):
     assert isinstance(ex.error, ValueError) and "diagram refused" in ex.error_box.value
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CELL_NAMES)
 def test_the_sequence_control_switches_the_input(make, name):
     ex = make(name)
     for kind in widgets.SEQUENCES:
@@ -529,3 +556,70 @@ def test_the_cell_explorer_accepts_every_registered_cell(kind):
         ex.close()
     with pytest.raises(ValueError, match="cell must be one of rnn, lstm"):
         widgets.CellExplorer(cell="transformer")
+
+
+# ------------------------------------------------------------------------------------ attention
+
+
+def test_attention_explorer_keeps_the_contract(make):
+    ex = make("attention")
+    assert list(ex.sliders) == ["scale"] and ex.sliders["scale"].value == 1.0
+    assert isinstance(ex.sliders["scale"], ipywidgets.FloatSlider)
+    assert {"t", "L", "example", "reset"} <= set(ex.controls)
+    assert isinstance(ex.figure, Figure) and ex.error is None
+    assert repr(ex) == "AttentionExplorer(L=12, example=0, t=1; scale=1.00)"
+    assert ex.accuracy == 1.0                      # the pretrained reverser gets it right
+    check_plots(ex)
+
+
+def test_attention_explorer_scale_blurs_the_weights_and_leaves_the_model_alone(make):
+    from lstm_lab.attention import load_seq2seq
+
+    model = load_seq2seq()
+    ex = make("attention", model=model)
+    start = pixels(ex)
+    sharp = ex.weights.max(axis=1).mean()
+    ex.sliders["scale"].value = 0.0                # uniform weights: the decoder loses its place
+    assert ex.error is None, ex.error
+    np.testing.assert_allclose(ex.weights, 1 / 12)
+    assert ex.accuracy < 0.5 and model.attention.scale == 1.0
+    assert np.any(pixels(ex) != start)
+    check_plots(ex)
+    ex.sliders["scale"].value = 0.5
+    assert 1 / 12 < ex.weights.max(axis=1).mean() < sharp
+    ex.controls["reset"].click()
+    assert ex.sliders["scale"].value == 1.0 and ex.accuracy == 1.0
+    np.testing.assert_array_equal(pixels(ex), start)
+
+
+def test_attention_explorer_steps_and_lengths(make):
+    ex = make("attention")
+    for t in (1, 6, 12):
+        ex.controls["t"].value = t
+        assert ex.error is None, ex.error
+        assert int(ex.weights[t - 1].argmax()) in (12 - t - 1, 12 - t, 12 - t + 1)
+        check_plots(ex)
+    ex.controls["L"].value = 5                     # t follows the new length
+    assert ex.controls["t"].max == 5 and ex.controls["t"].value <= 5
+    assert len(ex.source) == 5 and ex.error is None
+    check_plots(ex)
+    ex.controls["example"].value = 3
+    check_plots(ex)
+
+
+def test_attention_explorer_shows_errors_and_refuses_bad_models(make, monkeypatch):
+    ex = make("attention")
+    monkeypatch.setattr(ex.model, "predict", lambda x: (_ for _ in ()).throw(
+        RuntimeError("decoder broke on purpose")))
+    ex.sliders["scale"].value = 2.0
+    assert isinstance(ex.error, RuntimeError) and "decoder broke" in ex.error_box.value
+    assert ex.sliders["scale"].value == 1.0          # the failed move was rolled back
+    monkeypatch.undo()
+    ex.sliders["scale"].value = 2.0
+    assert ex.error is None
+    from lstm_lab.attention import Seq2Seq
+
+    with pytest.raises(TypeError, match="with attention"):
+        widgets.AttentionExplorer(model=Seq2Seq(ll.GRUCell(8, 4), ll.GRUCell(9, 4), 8))
+    with pytest.raises(ValueError, match="at most max_length"):
+        widgets.AttentionExplorer(length=50)
