@@ -421,15 +421,6 @@ def _pair(x):
 PRETRAINED = Path(__file__).parent / "data" / "reverse_gru_dot.npz"
 
 
-def _kind_of(cell):
-    from .cells import CELLS
-
-    for name, cls in CELLS.items():
-        if type(cell) is cls:
-            return name
-    raise TypeError(f"{type(cell).__name__} is not a registered cell (lstm_lab.CELLS)")
-
-
 def save_seq2seq(model, path):
     """Write a ``Seq2Seq``'s weights and its description to an .npz file (no pickle), atomically.
 
@@ -438,7 +429,7 @@ def save_seq2seq(model, path):
     from ._atomic import write_atomic
 
     meta = {
-        "encoder": _kind_of(model.encoder), "decoder": _kind_of(model.decoder),
+        "encoder": model.encoder.kind, "decoder": model.decoder.kind,
         "input_size": model.encoder.input_size, "decoder_input_size": model.decoder.input_size,
         "hidden_size": model.encoder.hidden_size, "output_size": model.output_size,
         "attention": None if model.attention is None else type(model.attention).__name__,

@@ -26,7 +26,7 @@ REQUIRED = (
     "00_start_here", "01_rnn_and_long_term_dependencies", "02_forget_gate", "03_input_gate",
     "04_cell_state_update", "05_output_gate", "06_the_full_lstm", "07_vanishing_gradients",
     "08_training_long_range", "09_variants", "10_sequence_shapes", "11_inside_a_trained_lstm",
-    "13_attention", "90_framework_layouts",
+    "12_which_gate_matters", "13_attention", "90_framework_layouts",
 )
 
 

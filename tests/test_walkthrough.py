@@ -33,7 +33,7 @@ NOTEBOOKS_CHECKED = WALKTHROUGH + APPENDIX
 STEPS = WALKTHROUGH[1:] + APPENDIX  # the notebooks that end with questions
 # the notebooks after the walkthrough: they end with questions and collapsed answers too
 LATER = ("07_vanishing_gradients", "08_training_long_range", "09_variants", "10_sequence_shapes",
-         "11_inside_a_trained_lstm", "13_attention")
+         "11_inside_a_trained_lstm", "12_which_gate_matters", "13_attention")
 
 # the explorer each notebook builds (lstm_lab.widgets class name); 00 and 90 show none
 EXPLORER_OF = {

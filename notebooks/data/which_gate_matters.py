@@ -11,10 +11,9 @@ with every cell of the comparison, seeds 0, 1, 2 and the same budget for every c
 command line and the JSON line the command printed.
 """
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from lstm_lab.experiments import record_runs
 
 CELLS = ("rnn", "lstm", "peephole", "coupled", "cifg", "nig", "nfg", "nog", "niaf", "noaf",
          "gru", "mgu")
@@ -23,23 +22,13 @@ BUDGETS = {  # task -> the options every cell gets
     "longrange": ["--T", "20", "--hidden", "16", "--steps", "600"],
     "adding": ["--T", "30", "--hidden", "16", "--steps", "600"],
 }
-OUT = Path(__file__).with_suffix(".json")
 
 
 def main():
-    runs = []
-    for task, options in BUDGETS.items():
-        for cell in CELLS:
-            for seed in SEEDS:
-                args = ["-m", "lstm_lab.experiments", task, "--cell", cell, *options,
-                        "--seed", str(seed)]
-                out = subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                                     check=True).stdout
-                result = json.loads(out.strip().splitlines()[-1])
-                runs.append({"command": " ".join(["python", *args]), "result": result})
-                print(f"{task:10s} {cell:9s} seed {seed}: {result['seconds']:5.1f} s", flush=True)
-    OUT.write_text(json.dumps({"made_by": "python notebooks/data/which_gate_matters.py",
-                               "budgets": BUDGETS, "runs": runs}, indent=1) + "\n")
+    argvs = [[task, "--cell", cell, *options, "--seed", seed]
+             for task, options in BUDGETS.items() for cell in CELLS for seed in SEEDS]
+    record_runs(argvs, Path(__file__).with_suffix(".json"),
+                made_by="python notebooks/data/which_gate_matters.py", budgets=BUDGETS)
 
 
 if __name__ == "__main__":
