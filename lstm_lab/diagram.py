@@ -283,7 +283,8 @@ class CellDiagram:
         self._node(xg, _TOP, "+", ("update",), fontsize=13)
         self._text("c_prev", _LEFT, _TOP + 0.15, ("forget", "update"), ha="left", va="bottom")
         self._text("c", _RIGHT + 0.1, _TOP, ("update", "output"), ha="left", va="center")
-        self._text("fc", (xf + xg) / 2, _TOP + 0.15, ("update",), ha="center", va="bottom")
+        # f_t c_{t-1} ends before the + node, so a long value never runs into it
+        self._text("fc", xg - _R - 0.1, _TOP + 0.15, ("update",), ha="right", va="bottom")
 
         # inputs: h_{t-1} along the bottom, x_t from below, one branch up into each layer
         layers = [(xi, "input", "i"), (xg, "input", "g"), (xo, "output", "o")]
@@ -320,18 +321,20 @@ class CellDiagram:
             self._layer(xi, r"$\sigma$", COLORS["i"], i_steps)
             self._wire([(xi, top), (xi, y_ig), (xg - _R, y_ig)], i_steps, COLORS["i"])
             self._node(xg, y_ig, "\u00d7", ("input", "update"))
-            self._text("i", xi - 0.12, 3.8, i_steps, color=COLORS["i"], ha="right", va="center")
+            # left of its wire, a row below f_t's label so that the two never meet
+            self._text("i", xi - 0.08, 3.55, i_steps, color=COLORS["i"], ha="right", va="center")
         self._layer(xg, "lin" if "g" in spec.linear else "tanh", COLORS["g"], ("input",))
         self._wire([(xg, top), (xg, y_ig - _R)], ("input",), COLORS["g"])
         self._wire([(xg, y_ig + _R), (xg, _TOP - _R)], ("input", "update"))
-        self._text("g", xg + 0.12, 3.72, ("input",), color=COLORS["g"], ha="left", va="center")
+        self._text("g", xg + 0.12, 3.6, ("input",), color=COLORS["g"], ha="left", va="center")
         self._text("ig", xg + 0.2, 4.83, ("update",), ha="left", va="center")
 
         # output gate and h_t = o_t * tanh(c_t)
         with self._removed("o" in absent):
             self._layer(xo, r"$\sigma$", COLORS["o"], ("output",))
             self._wire([(xo + _LW / 2, _LAYER), (xout - _R, _LAYER)], ("output",), COLORS["o"])
-            self._text("o", xo + _LW / 2 + 0.08, _LAYER + 0.1, ("output",), color=COLORS["o"],
+            # above the box's corner: beside the wire a long value would reach the x node
+            self._text("o", xo + _LW / 2 + 0.08, top, ("output",), color=COLORS["o"],
                        ha="left", va="bottom")
         y_tanh = 4.35
         self._wire([(xout, _TOP), (xout, y_tanh + 0.25)], ("output",), C)

@@ -624,7 +624,7 @@ class _StepExplorer(_OneUnitLSTMExplorer):
         n = max(1, len(self.activations))
         gs = sub.add_gridspec(2, n, height_ratios=(2.3, 1.0), hspace=0.25, wspace=0.3,
                               left=0.09, right=0.98, bottom=0.11, top=1.0)
-        self.plots["diagram"] = diagram.draw_cell("lstm", highlight=self.step, scale=1.0,
+        self.plots["diagram"] = diagram.draw_cell("lstm", highlight=self.step, scale=None,
                                                   ax=sub.add_subplot(gs[0, :]))
         self._rings = {}
         for k, sym in enumerate(self.activations):
@@ -732,7 +732,7 @@ class CellUpdateExplorer(_StepExplorer):
     def _build_right(self, sub):
         gs = sub.add_gridspec(2, 1, height_ratios=(2.3, 1.0), hspace=0.35,
                               left=0.09, right=0.98, bottom=0.11, top=1.0)
-        self.plots["diagram"] = diagram.draw_cell("lstm", highlight=self.step, scale=1.0,
+        self.plots["diagram"] = diagram.draw_cell("lstm", highlight=self.step, scale=None,
                                                   ax=sub.add_subplot(gs[0]))
         self.plots["conveyor"] = plots.plot_conveyor(self.trace, ax=sub.add_subplot(gs[1]))
         self._rings = {}

@@ -235,3 +235,70 @@ def test_removed_parts_are_drawn_faded_whatever_is_highlighted(kind):
         assert all(a.get_alpha() < 0.3 for a in d.absent_artists), step
     d.show_values(make_trace(kind), 2)
     render(d.figure)
+
+
+# ------------------------------------------------------------------ labels stay clear
+
+
+def _label_boxes(d, renderer):
+    """Each wire label (symbol and value together) as a display-space box, slightly shrunk."""
+    from matplotlib.transforms import Bbox
+
+    boxes = {}
+    for key, value in d.value_texts.items():
+        parts = [t.get_window_extent(renderer) for t in (d.symbol_texts.get(key), value)
+                 if t is not None and t.get_text()]
+        if parts:
+            boxes[key] = Bbox.union(parts).shrunk(0.98, 0.9)
+    return boxes
+
+
+def _clashes(d, renderer):
+    """(label, what it runs into) for every label that touches another label, a wire, a node
+    or a box of the diagram (the rounded cell box around everything excepted)."""
+    boxes = _label_boxes(d, renderer)
+    found = [(a, b) for a in boxes for b in boxes if a < b and boxes[a].overlaps(boxes[b])]
+    t = np.linspace(0.0, 1.0, 60)
+    for key, box in boxes.items():
+        for line in d.ax.lines:
+            xy = d.ax.transData.transform(np.column_stack(line.get_data()))
+            if len(xy) == 1:  # a node drawn as a marker
+                xy = np.repeat(xy, 2, axis=0)
+            for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:], strict=True):
+                px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+                if np.any((px > box.x0) & (px < box.x1) & (py > box.y0) & (py < box.y1)):
+                    found.append((key, "a wire or node"))
+                    break
+        for patch in d.ax.patches:
+            extent = patch.get_window_extent(renderer)
+            if extent.width < 0.5 * d.ax.bbox.width and extent.overlaps(box):
+                found.append((key, type(patch).__name__))
+    return found
+
+
+@pytest.mark.parametrize("name", ["forget", "input", "update", "output", "lstm"])
+def test_the_explorers_diagram_labels_do_not_run_into_anything(name):
+    from lstm_lab import widgets
+
+    ex = widgets.EXPLORERS[name]()
+    try:
+        ex.figure.canvas.draw()
+        d = ex.plots["diagram"]
+        assert _clashes(d, ex.figure.canvas.get_renderer()) == []
+    finally:
+        ex.close()
+
+
+def test_the_clash_check_can_fail():
+    """A label long enough to run into the forget gate's x node is reported."""
+    from lstm_lab import widgets
+
+    ex = widgets.EXPLORERS["update"]()
+    try:
+        d = ex.plots["diagram"]
+        d.value_texts["c_prev"].set_text("=0.00 with a value far too long for its place")
+        ex.figure.canvas.draw()
+        clashes = _clashes(d, ex.figure.canvas.get_renderer())
+        assert {what for key, what in clashes if key == "c_prev"} >= {"fc", "Circle"}, clashes
+    finally:
+        ex.close()
