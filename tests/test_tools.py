@@ -63,6 +63,22 @@ def test_tools_test_propagates_pytest_exit_code(tmp_path, code):
         assert "collected no tests" in result.stderr
 
 
+@pytest.mark.skipif(BASH is None or shutil.which("nproc") is None, reason="needs bash, nproc")
+def test_tools_test_uses_every_core_even_with_one_blas_thread(tmp_path):
+    """GNU nproc honours OMP_NUM_THREADS, which tools/test sets to 1 for BLAS: the worker
+    count must come from the cores all the same (it once silently ran one process)."""
+    venv = fake_venv(tmp_path, 0)
+    cores = int(subprocess.run(["nproc"], env={"PATH": "/usr/bin:/bin"}, capture_output=True,
+                               text=True, check=True).stdout)
+    result = subprocess.run(
+        [BASH, str(ROOT / "tools" / "test")],
+        env={"PATH": "/usr/bin:/bin", "VENV": str(venv), "HOME": str(tmp_path),
+             "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert f"-n {min(cores, 4)} " in result.stdout, result.stdout
+
+
 @pytest.mark.skipif(BASH is None, reason="needs bash")
 @pytest.mark.parametrize(
     "script",
