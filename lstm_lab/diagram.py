@@ -42,15 +42,19 @@ import io
 from contextlib import contextmanager
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle, Ellipse, FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import Circle, Ellipse, FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.path import Path
 
 from .cells import CELLS
+from .cells.base import Cell as _Cell
 from .symbols import COLORS, LABELS
 
-__all__ = ["STEPS", "KINDS", "draw_cell", "CellDiagram"]
+__all__ = ["STEPS", "KINDS", "draw_cell", "CellDiagram", "draw_unrolled", "UnrolledDiagram"]
 
 # each cell declares how it is drawn (its `diagram`): the steps below are read from there
 STEPS = {kind: cls.diagram.steps for kind, cls in CELLS.items()}
@@ -616,3 +620,366 @@ def draw_cell(kind="lstm", highlight=None, trace=None, t=None, batch=0, unit=0, 
     elif t is not None:
         raise ValueError("t was given without a trace to read the values from")
     return d
+
+
+
+# ---------------------------------------------------------------------- the unrolled chain
+
+# geometry of the chain, in data units: step t's box is centred at (t, 0); gap k (k = 0..T)
+# lies between box k and box k + 1 and carries h_k forwards (and dL/dh_k backwards)
+_CBW, _CBH = 0.5, 0.8          # box width and height
+_CH_Y, _CC_Y = -0.15, 0.22     # the recurrent h arrows and the LSTM's cell-state line
+_CUP = (0.4, 0.95)             # h_t leaves upwards between these heights
+_CX = (-1.25, -0.4)            # x_t enters from below between these heights
+_CG_Y = -0.7                   # the backward (gradient) arrows, under the chain
+_CYLIM = (-1.8, 1.45)
+_CGRAD_LW = (0.3, 6.0)         # gradient arrow width at norm 0 and at (or above) the reference
+_CMAP = "RdBu_r"               # h_t colours its box, -1 blue .. +1 red (plots.plot_heatmap's map)
+_CHAR_W = 0.64                 # a digit's width in em (DejaVu Sans): for the numbers' spacing
+_CGREY = "#444444"
+
+
+def _fmt_grad(v):
+    """A gradient norm in at most five characters: 0, 0.37, 12, 3e-5."""
+    if v == 0:
+        return "0"
+    if v >= 9.5:
+        return f"{v:.0f}" if v < 1e5 else f"{v:.0e}".replace("e+0", "e").replace("e+", "e")
+    if v >= 0.095:
+        return f"{v:.2f}"
+    m, e = f"{v:.0e}".split("e")
+    return f"{m}e{int(e)}"
+
+
+def _segments(pairs):
+    """x and y of line segments ((x0, y0), (x1, y1)) joined by NaN gaps: one Line2D for all."""
+    xs, ys = [], []
+    for (x0, y0), (x1, y1) in pairs:
+        xs += [x0, x1, np.nan]
+        ys += [y0, y1, np.nan]
+    return xs[:-1], ys[:-1]
+
+
+class UnrolledDiagram:
+    """An RNN, LSTM or GRU unrolled over T steps: one box per step, values written on it.
+
+    Built by :func:`draw_unrolled`. Step t (t = 1..T) is a box centred at x = t: x_t enters
+    from below, h_t leaves upwards with its value written above, and the recurrent arrow
+    h_{t-1} -> h_t joins the boxes; a cell with a cell state (the LSTM family) adds the line
+    c_{t-1} -> c_t along the top with c_t written on it. Each box is coloured by h_t (blue -1,
+    white 0, red +1). Under the chain, backward arrows carry the gradient from box t + 1 to
+    box t (gap t, t = 0..T): their width grows linearly with its norm up to ``grad_ref`` (wider
+    is more gradient), and the norm is written under them. The norm is ||dL/dh_t||, or for a
+    cell with a cell state given dL/dc_t too, the norm of the whole state's gradient
+    (dL/dh_t, dL/dc_t): in an LSTM the gradient travels back along c.
+
+    Attributes: ``.figure``, ``.ax``, ``.T``, ``.has_cell_state``, ``.boxes`` (one Rectangle
+    a step), ``.wires`` (name -> Line2D: 'up', 'x', 'h' and 'c', every arrow of that kind),
+    ``.grad_lines`` (a LineCollection, one segment a gap, t = 0..T) and ``.grad_heads``,
+    ``.grad_norms`` (the norms drawn, (T+1,), or None), ``.value_texts`` (key -> Text:
+    'h1'..'hT', 'c1'..'cT', 'x1'..'xT', 'dh0'..'dhT'; a row's numbers are written at every
+    ``stride``-th step when T is too long for all of them to fit), ``.symbol_texts`` (the rows'
+    labels: 'h', 'c', 'x', 'dh'), ``.mark``.
+    """
+
+    def __init__(self, cell, steps, ax=None, unit=0, grad_ref=None, numbers=("h", "c", "x")):
+        cls = cell if isinstance(cell, type) else type(cell)
+        self.kind = cls.kind
+        self.has_cell_state = bool(cls.has_cell_state)
+        self.T = steps
+        self.unit = unit
+        if grad_ref is not None and not (np.isfinite(grad_ref) and grad_ref > 0):
+            raise ValueError(f"grad_ref must be a positive number or None; got {grad_ref!r}")
+        self.grad_ref = grad_ref
+        unknown = set(numbers) - {"h", "c", "x"}
+        if unknown:
+            raise ValueError(f"numbers must name rows among 'h', 'c', 'x'; got {sorted(unknown)}")
+        self.numbers = tuple(numbers)
+        self._owns_figure = ax is None
+        if ax is None:
+            fig = Figure(figsize=(min(2.0 + 0.55 * steps, 12.0), 2.6))
+            FigureCanvasAgg(fig)
+            ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+        elif not hasattr(ax, "add_patch"):
+            raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
+        self.ax = ax
+        try:
+            self.figure = ax.get_figure(root=True)
+        except TypeError:  # matplotlib < 3.10
+            self.figure = ax.figure if isinstance(ax.figure, Figure) else ax.figure.figure
+        self._cmap, self._norm = colormaps[_CMAP], Normalize(-1.0, 1.0)
+        self.mark = None
+        self.grad_norms = None
+        self.value_texts, self.symbol_texts = {}, {}
+        self._layout()
+        self._build()
+
+    # ------------------------------------------------------------------ layout
+
+    def _layout(self):
+        """Font size, label gutter and stride from the Axes' width in points and T."""
+        width_pt = self.ax.bbox.width * 72.0 / self.figure.dpi
+        self._columns = columns = max(self.T, 5) + 0.9
+        gutter_pt = 62.0 if not self.has_cell_state else 84.0
+        col_pt = max((width_pt - gutter_pt) / (columns + 0.1), 1.0)
+        self.fontsize = fs = float(np.clip(col_pt / 4.2, 6.0, 8.0))
+        self._gutter = gutter_pt * fs / 8.0 / col_pt
+        # five characters a number ("-0.76", "3e-12") and some air between neighbours
+        self.stride = int(np.ceil((5 * _CHAR_W * fs + 3.0) / col_pt))
+        self.ax.set_axis_off()
+        self.ax.set_xlim(-0.1 - self._gutter, columns)
+        self.ax.set_ylim(*_CYLIM)
+
+    def _shown(self, k):
+        """Whether step (or gap) k carries a number at this stride; the last always does."""
+        return k % self.stride == 0 or k == self.T
+
+    def _number(self, key, x, y, va, color="#222222"):
+        self.value_texts[key] = self.ax.text(x, y, "", ha="center", va=va, color=color,
+                                             fontsize=self.fontsize, zorder=5)
+
+    def _wire(self, name, pairs, color, lw, head):
+        """Every arrow of one kind as one Line2D (NaN between them), heads as markers."""
+        ax = self.ax
+        (self.wires[name],) = ax.plot(*_segments(pairs), color=color, lw=lw,
+                                      solid_capstyle="butt", zorder=2)
+        ends = np.array([end for _start, end in pairs], dtype=float)
+        ax.plot(ends[:, 0], ends[:, 1], ls="none", marker=head, ms=2.2 + 1.6 * lw, mew=0,
+                color=color, zorder=2)
+
+    def _build(self):
+        ax, T, half = self.ax, self.T, _CBW / 2
+        self.boxes, self.wires = [], {}
+        steps = range(1, T + 1)
+        for t in steps:
+            box = Rectangle((t - half, -_CBH / 2), _CBW, _CBH, facecolor="white",
+                            edgecolor="#555555", lw=0.8, zorder=3)
+            ax.add_patch(box)
+            self.boxes.append(box)
+        # gap k: from the right edge of box k (the left margin for k = 0) to box k + 1;
+        # every arrow stops short of its target by the size of its head
+        gaps = [(k + half if k else 0.2, (k + 1 - half if k < T else T + 0.8) - 0.06)
+                for k in range(T + 1)]
+        self._gaps = gaps
+        y_h = 0.0 if not self.has_cell_state else _CH_Y
+        self._wire("up", [((t, _CUP[0]), (t, _CUP[1] - 0.08)) for t in steps], COLORS["h"],
+                   1.4, "^")
+        self._wire("x", [((t, _CX[0]), (t, _CX[1] - 0.09)) for t in steps], COLORS["x"], 1.0,
+                   "^")
+        self._wire("h", [((x0, y_h), (x1, y_h)) for x0, x1 in gaps], COLORS["h"], 1.6, ">")
+        if self.has_cell_state:
+            self._wire("c", [((x0, _CC_Y), (x1, _CC_Y)) for x0, x1 in gaps], COLORS["c"], 2.4,
+                       ">")
+        # the gradient: one segment a gap, drawn right to left, head on the left
+        self.grad_lines = LineCollection(
+            [[(x1, _CG_Y), (x0 + 0.08, _CG_Y)] for x0, x1 in gaps], colors=_CGREY,
+            linewidths=_CGRAD_LW[0], capstyle="butt", zorder=2)
+        ax.add_collection(self.grad_lines, autolim=False)
+        self.grad_heads = ax.scatter([x0 + 0.06 for x0, _x1 in gaps], [_CG_Y] * (T + 1),
+                                     marker="<", s=self._head_sizes(np.zeros(T + 1)),
+                                     color=_CGREY, linewidths=0, zorder=2)
+        self.grad_lines.set_visible(False)
+        self.grad_heads.set_visible(False)
+        # the numbers: h_t above its box, c_t over the gap it leaves by, x_t below, norms under
+        for t in steps:
+            if not self._shown(t):
+                continue
+            if "h" in self.numbers:
+                self._number(f"h{t}", t, _CUP[1] + 0.06, "bottom")
+            if "x" in self.numbers:
+                self._number(f"x{t}", t, _CX[0] - 0.07, "top")
+            if "c" in self.numbers and self.has_cell_state:
+                self._number(f"c{t}", t + 0.5, _CUP[0] + 0.08, "bottom", color=COLORS["c"])
+        for k in range(T + 1):
+            if self._shown(k):
+                self._number(f"dh{k}", k + 0.5, _CG_Y - 0.14, "top", color=_CGREY)
+        # the rows' labels, right-aligned in the gutter
+        grad = (r"$\|\partial L/\partial(h_t, c_t)\|$" if self.has_cell_state
+                else r"$\|\partial L/\partial h_t\|$")
+        rows = {"h": (_CUP[1] + 0.2, LABELS["h"]), "x": (_CX[0] - 0.2, LABELS["x"]),
+                "dh": (_CG_Y - 0.3, grad)}
+        if self.has_cell_state:
+            rows["c"] = (_CUP[0] + 0.2, LABELS["c"])
+        for key, (y, label) in rows.items():
+            self.symbol_texts[key] = ax.text(
+                -0.15, y, label, ha="right", va="center", fontsize=self.fontsize + 0.5,
+                zorder=5, color=COLORS["c"] if key == "c" else "#222222")
+        self.symbol_texts["dh"].set_visible(False)
+
+    def _head_sizes(self, widths):
+        return (2.0 + 1.7 * np.asarray(widths)) ** 2
+
+    # ------------------------------------------------------------------ values
+
+    def update(self, trace=None, grads=None, mark=None):
+        """Write a trace's values (and gradients) on the chain, changing the artists in place.
+
+        Parameters
+        ----------
+        trace : ``cell.forward(x)`` of one sequence (x shaped (T, D)) of this kind of cell,
+            T the diagram's; None leaves the values as they are
+        grads : dL/dh_t for t = 0..T, an array (T+1, H), or the pair ``gradients.state_grads``
+            returns, (dL/dh, dL/dc) (dL/dc None without a cell state); its norm per step sets
+            the backward arrows' widths. None hides the gradient row.
+        mark : a step 1..T whose box is outlined (e.g. where a pulse enters), or None
+        """
+        if mark is not None and (isinstance(mark, bool) or not isinstance(mark, (int, np.integer))
+                                 or not 1 <= mark <= self.T):
+            raise ValueError(f"mark must be a step in 1..T (T={self.T}) or None; got {mark!r}")
+        norms = None if grads is None else self._norms(grads)
+        if trace is not None:
+            self._write_trace(trace)
+        self._write_grads(norms)
+        for t, box in enumerate(self.boxes, start=1):
+            on = mark is not None and t == mark
+            box.set_linewidth(2.6 if on else 0.8)
+            box.set_edgecolor("#111111" if on else "#555555")
+        self.mark = None if mark is None else int(mark)
+        return self
+
+    def _write_trace(self, trace):
+        for name in ("h", "x", "c"):
+            if not hasattr(trace, name):
+                raise TypeError("trace must be what cell.forward(x) returns; "
+                                f"got {type(trace).__name__}")
+        h = np.asarray(trace.h)
+        if h.ndim != 2:
+            raise ValueError(f"trace must be of one sequence, h shaped (T, H); got {h.shape}")
+        if h.shape[0] != self.T:
+            raise ValueError(f"this diagram has T={self.T} steps; the trace has {h.shape[0]}")
+        if (trace.c is not None) != self.has_cell_state:
+            raise ValueError(f"this diagram draws a {self.kind!r} cell; the trace is of a cell "
+                             f"{'with' if trace.c is not None else 'without'} a cell state")
+        if not 0 <= self.unit < h.shape[1]:
+            raise ValueError(f"unit must be in 0..{h.shape[1] - 1} (H={h.shape[1]}); "
+                             f"got {self.unit}")
+        hv = h[:, self.unit]
+        rgba = self._cmap(self._norm(hv))
+        x = np.asarray(trace.x)[:, 0]
+        c = None if trace.c is None else np.asarray(trace.c)[:, self.unit]
+        for t, box in enumerate(self.boxes, start=1):
+            box.set_facecolor(rgba[t - 1])
+            for key, v in (("h", hv), ("x", x), ("c", c)):
+                text = self.value_texts.get(f"{key}{t}")
+                if text is not None:
+                    text.set_text(_fmt(v[t - 1]))
+
+    def _norms(self, grads):
+        """||dL/dh_t|| (or of (dL/dh_t, dL/dc_t)) for t = 0..T from what update was given."""
+        parts = [g for g in grads if g is not None] if isinstance(grads, tuple) else [grads]
+        if not parts or len(parts) > 2:
+            raise ValueError("grads must be dL/dh (T+1, H) or the pair (dL/dh, dL/dc)")
+        sq = 0.0
+        for g in parts:
+            g = np.asarray(g, dtype=float)
+            if g.ndim != 2 or g.shape[0] != self.T + 1:
+                raise ValueError(f"grads must hold dL/dh_t for t = 0..T, shaped (T+1, H) = "
+                                 f"({self.T + 1}, H); got {g.shape}")
+            if not np.all(np.isfinite(g)):
+                raise ValueError("grads must be finite")
+            sq = sq + np.sum(g * g, axis=1)
+        return np.sqrt(sq)
+
+    def _write_grads(self, norms):
+        shown = norms is not None
+        for artist in (self.grad_lines, self.grad_heads, self.symbol_texts["dh"]):
+            artist.set_visible(shown)
+        self.grad_norms = norms
+        if not shown:
+            for k in range(self.T + 1):
+                if f"dh{k}" in self.value_texts:
+                    self.value_texts[f"dh{k}"].set_text("")
+            return
+        widths = self.grad_widths(norms)
+        self.grad_lines.set_linewidths(widths)
+        self.grad_heads.set_sizes(self._head_sizes(widths))
+        for k in range(self.T + 1):
+            if f"dh{k}" in self.value_texts:
+                self.value_texts[f"dh{k}"].set_text(_fmt_grad(norms[k]))
+
+    def grad_widths(self, norms):
+        """The backward arrows' line widths (points) for gradient norms (t = 0..T): linear in
+        the norm from 0.3 (no gradient) to 6 at ``grad_ref`` and above; ``grad_ref`` None is
+        the norm at t = T, the gradient as the loss hands it over."""
+        norms = np.asarray(norms, dtype=float)
+        ref = self.grad_ref if self.grad_ref is not None else norms[-1]
+        lo, hi = _CGRAD_LW
+        frac = np.clip(norms / ref, 0.0, 1.0) if ref > 0 else np.zeros_like(norms)
+        return lo + (hi - lo) * frac
+
+    def _repr_png_(self):
+        if not self._owns_figure:
+            return None
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=90)
+        return buf.getvalue()
+
+    def __repr__(self):
+        grads = "" if self.grad_norms is None else ", grads"
+        return f"UnrolledDiagram(kind={self.kind}, T={self.T}{grads})"
+
+
+def draw_unrolled(cell_or_kind="rnn", trace=None, grads=None, ax=None, *, steps=None, mark=None,
+                  unit=0, grad_ref=None, numbers=("h", "c", "x")):
+    """Draw a recurrent cell unrolled over T steps, optionally with a trace's values and
+    the gradient flowing back.
+
+    Parameters
+    ----------
+    cell_or_kind : a cell (or cell class), or a key of ``ll.CELLS`` ('rnn', 'lstm', 'gru', ...);
+        the chain asks it whether it has a cell state
+    trace : optional ``cell.forward(x)`` of one sequence: h_t (and c_t) are written on the
+        chain and colour its boxes; T is its length
+    grads : optional dL/dh_t for t = 0..T, (T+1, H), or ``gradients.state_grads``'s pair;
+        drawn as backward arrows under the chain, width linear in the norm
+    ax : the Axes to draw into (a fresh Figure if None); the diagram turns its frame off
+    steps : T when no trace is given (5 by default)
+    mark : a step 1..T to outline, or None
+    unit : which hidden unit's h_t and c_t are written (the gradient norm is over all units)
+    grad_ref : the norm drawn at full width; None: the norm at t = T
+    numbers : the rows whose values are written as numbers ('h', 'c', 'x'); the gradient
+        row's always are
+
+    Returns
+    -------
+    UnrolledDiagram, whose ``update(trace, grads, mark)`` changes the values in place.
+
+    Examples
+    --------
+    >>> import numpy as np, lstm_lab as ll
+    >>> from lstm_lab import diagram, gradients
+    >>> cell = ll.RNNCell(input_size=1, hidden_size=1, seed=0)
+    >>> trace = cell.forward(np.eye(6, 1))                  # a pulse at t = 1
+    >>> dh = np.zeros_like(trace.h); dh[-1] = 1.0           # L = h_T
+    >>> d = diagram.draw_unrolled(cell, trace, gradients.state_grads(cell, trace, dh), mark=1)
+    >>> d
+    UnrolledDiagram(kind=rnn, T=6, grads)
+    >>> d.value_texts['h2'].get_text() == diagram._fmt(trace.h[1, 0])
+    True
+    >>> widths = d.grad_lines.get_linewidths()               # gap t carries dL/dh_t, t = 0..6
+    >>> bool(widths[0] < widths[6])                          # it vanishes on the way back
+    True
+    """
+    if isinstance(cell_or_kind, str):
+        if cell_or_kind not in CELLS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {cell_or_kind!r}")
+        cls = CELLS[cell_or_kind]
+    elif isinstance(cell_or_kind, type) and issubclass(cell_or_kind, _Cell):
+        cls = cell_or_kind
+    elif isinstance(cell_or_kind, _Cell):
+        cls = type(cell_or_kind)
+    else:
+        raise TypeError("cell_or_kind must be a cell, a cell class or one of "
+                        f"{', '.join(KINDS)}; got {type(cell_or_kind).__name__}")
+    if trace is not None:
+        T = len(np.asarray(trace.h))
+        if steps is not None and steps != T:
+            raise ValueError(f"steps={steps} but the trace has T={T} steps")
+    else:
+        T = 5 if steps is None else steps
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+        raise ValueError(f"steps T must be a positive integer; got {T!r}")
+    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or unit < 0:
+        raise ValueError(f"unit must be a non-negative integer; got {unit!r}")
+    d = UnrolledDiagram(cls, int(T), ax, unit=int(unit), grad_ref=grad_ref, numbers=numbers)
+    return d.update(trace, grads, mark)

@@ -60,6 +60,7 @@ from .symbols import ACTIVATION_OF
 
 __all__ = [
     "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "AttentionExplorer", "CellExplorer",
+    "ChainExplorer",
     "CellUpdateExplorer", "Explorer", "ForgetGateExplorer", "InputGateExplorer", "LSTMExplorer",
     "MemorySpanExplorer",
     "OutputGateExplorer", "RNNMemoryExplorer", "input_sequence", "rnn_input_jacobian_norms",
@@ -1157,6 +1158,144 @@ class AttentionExplorer(Explorer):
         return float(np.mean(self.decoded == self.target))
 
 
+class _CellPair:
+    """The chain explorer's RNN and LSTM, their parameters under one mapping.
+
+    The two cells' parameter names are disjoint (W_xh, W_hh, b_h; W_xf, ..., b_o), so one
+    dict of their live arrays serves the sliders, the update's roll-back and reset.
+    """
+
+    def __init__(self, **cells):
+        self.cells = cells
+        self.params = {k: v for cell in cells.values() for k, v in cell.params.items()}
+
+    def __repr__(self):
+        return f"_CellPair({', '.join(self.cells)})"
+
+
+class ChainExplorer(Explorer):
+    """The unrolled chain: a pulse fading forwards and a gradient vanishing backwards.
+
+    Two one-unit cells read the same input, a pulse of height `amplitude` at step t (zero
+    elsewhere), and are drawn unrolled over T steps (``diagram.draw_unrolled``), a vanilla RNN
+    above an LSTM: each box is coloured by h_t with its value above it (and c_t along the
+    LSTM's top line). Under each chain the gradient of the loss L = h_T flows back: arrows
+    whose width is ||dL/dh_t|| (full width: the 1 the loss hands to h_T), the norm written
+    under them. The title on the right gives |dh_T/dx_t|, how much the pulse still reaches
+    the end: the forward fade and the backward vanishing are the same product of Jacobians.
+
+    Sliders: 'W_hh', the RNN's recurrent weight (one unit: the factor every step multiplies
+    h by, before tanh's slope), and 'b_f', the LSTM's forget-gate bias (f_t = sigma(b_f + ...)
+    is the factor on the cell path c_{t-1} -> c_t). Controls: 't' (the step the pulse enters),
+    'reset'. The LSTM has LSTM_DEFAULTS with W_hi = W_hg = W_ho = 1, so h_{t-1} reaches the
+    cell through its gates; the RNN has W_xh = 1, b_h = 0.
+
+    >>> ex = ChainExplorer()
+    >>> ex.sliders['W_hh'].value = 0.5
+    >>> bool(ex.dx['rnn'] < 1e-3 < ex.dx['lstm'])   # the pulse at t = 3 no longer reaches h_12
+    True
+    >>> ex.close()
+    """
+
+    name = "chain"
+    slider_names = ("W_hh", "b_f")
+    defaults = {"W_hh": 0.8, "b_f": 3.0}
+    options = {"steps": 12, "t": 3, "amplitude": 1.0, "seed": 0}
+    figsize = (9.6, 5.2)
+    _ranges = {"W_hh": (0.0, 2.0), "b_f": (-3.0, 6.0)}
+    _fixed = {"rnn": {"W_xh": 1.0, "b_h": 0.0}, "lstm": LSTM_DEFAULTS}
+
+    def _make_cell(self):
+        self._steps = _positive_int(self._opts["steps"], "steps T")
+        seed = self._opts["seed"]
+        amplitude = self._opts["amplitude"]
+        if isinstance(amplitude, bool) or not isinstance(amplitude, (int, float)) \
+                or not np.isfinite(amplitude):
+            raise TypeError(f"amplitude must be a finite number; got {amplitude!r}")
+        pair = _CellPair(rnn=RNNCell(1, 1, seed=seed), lstm=LSTMCell(1, 1, seed=seed))
+        for kind, values in self._fixed.items():
+            for name, value in values.items():
+                pair.cells[kind].params[name][...] = value
+        return pair
+
+    def _make_slider(self, name):
+        slider = super()._make_slider(name)
+        lo, hi = self._ranges[name]
+        slider.min, slider.max = min(lo, slider.value), max(hi, slider.value)
+        return slider
+
+    def _make_controls(self):
+        t, T = self._opts["t"], self._steps
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= T:
+            raise ValueError(f"t must be a time step from 1 to T={T}; got {t!r}")
+        return {"t": widgets.IntSlider(value=int(t), min=1, max=T, step=1,
+                                       description="pulse at t", continuous_update=True,
+                                       style={"description_width": "5.5em"},
+                                       layout=widgets.Layout(width="21em"))}
+
+    def _time_moved(self):
+        """The pulse moved: the input changed, so everything is computed again."""
+        self._refresh_unless_holding()
+
+    @property
+    def t(self):
+        """The step where the pulse enters."""
+        return self.controls["t"].value
+
+    def recompute(self):
+        T, t = self._steps, self.t
+        self.x = np.zeros((T, 1))
+        self.x[t - 1, 0] = self._opts["amplitude"]
+        dh = np.zeros((T, 1))
+        dh[-1, 0] = 1.0                                         # L = h_T
+        self.traces, self.grads, self.dx = {}, {}, {}
+        for kind, cell in self.cell.cells.items():
+            trace = cell.forward(self.x)
+            self.traces[kind] = trace
+            self.grads[kind] = gradients.state_grads(cell, trace, dh)
+            self.dx[kind] = abs(float(cell.backward(trace, dh)["x"][t - 1, 0]))   # |dh_T/dx_t|
+        self.trace = self.traces["rnn"]
+
+    def _build_plots(self):
+        axes = self.figure.subplots(2, 1)
+        _margins(self.figure, left=0.05, right=0.1, bottom=0.05, top=0.3, hspace=0.3)
+        self._titles = {}
+        heads = {"rnn": r"RNN: $h_t = \tanh(W_{xh}\,x_t + W_{hh}\,h_{t-1} + b_h)$",
+                 "lstm": r"LSTM: $c_t = f_t\,c_{t-1} + i_t\,g_t$,  "
+                         r"$f_t = \sigma(W_{xf}\,x_t + W_{hf}\,h_{t-1} + b_f)$"}
+        for ax, (kind, cell) in zip(axes, self.cell.cells.items(), strict=True):
+            self.plots[kind] = diagram.draw_unrolled(
+                cell, self.traces[kind], self.grads[kind], ax=ax, mark=self.t,
+                numbers=("h", "c"))
+            # texts, not titles: a title's placement asks the (hidden) axis for its ticks
+            ax.text(0.0, 1.02, heads[kind], transform=ax.transAxes, ha="left", va="bottom",
+                    fontsize=9.5)
+            self._titles[kind] = ax.text(1.0, 1.02, "", transform=ax.transAxes, ha="right",
+                                         va="bottom", fontsize=9)
+
+    def _update_artists(self):
+        t = self.t
+        for kind, d in self.plots.items():
+            d.update(self.traces[kind], self.grads[kind], mark=t)
+        w = float(self.cell.params["W_hh"][0, 0])
+        f = self.traces["lstm"].gates["f"][t:, 0]
+        f_mean = float(np.mean(f)) if len(f) else float("nan")
+        T = self._steps
+        self._titles["rnn"].set_text(
+            f"W_hh = {w:.2f}    |\u2202h_{T}/\u2202x_{t}| = {_fmt_small(self.dx['rnn'])}")
+        self._titles["lstm"].set_text(
+            f"mean f after the pulse = {f_mean:.2f}    "
+            f"|\u2202h_{T}/\u2202x_{t}| = {_fmt_small(self.dx['lstm'])}")
+
+    def _state_repr(self):
+        return f"T={self._steps}, t={self.t}"
+
+
+def _fmt_small(v):
+    """A non-negative number that may be tiny: 0.37, or 2.1e-07."""
+    return f"{v:.2f}" if v >= 0.01 or v == 0 else f"{v:.1e}"
+
+
 EXPLORERS = {
     "forget": ForgetGateExplorer,
     "input": InputGateExplorer,
@@ -1167,5 +1306,6 @@ EXPLORERS = {
     "rnn_memory": RNNMemoryExplorer,
     "memory_span": MemorySpanExplorer,
     "attention": AttentionExplorer,
+    "chain": ChainExplorer,
 }
 """Every explorer by name, as the notebooks and tests look them up."""
