@@ -678,8 +678,9 @@ class UnrolledDiagram:
     ``.grad_lines`` (a LineCollection, one segment a gap, t = 0..T) and ``.grad_heads``,
     ``.grad_norms`` (the norms drawn, (T+1,), or None), ``.value_texts`` (key -> Text:
     'h1'..'hT', 'c1'..'cT', 'x1'..'xT', 'dh0'..'dhT'; a row's numbers are written at every
-    ``stride``-th step when T is too long for all of them to fit), ``.symbol_texts`` (the rows'
-    labels: 'h', 'c', 'x', 'dh'), ``.mark``.
+    ``stride``-th step when T is too long for all of them to fit, and those centred on a gap,
+    c_t and the norms, turn upright when a gap is too narrow for them), ``.symbol_texts``
+    (the rows' labels: 'h', 'c', 'x', 'dh'), ``.mark``.
     """
 
     def __init__(self, cell, steps, ax=None, unit=0, grad_ref=None, numbers=("h", "c", "x")):
@@ -726,17 +727,21 @@ class UnrolledDiagram:
         self._gutter = gutter_pt * fs / 8.0 / col_pt
         # five characters a number ("-0.76", "3e-12") and some air between neighbours
         self.stride = int(np.ceil((5 * _CHAR_W * fs + 3.0) / col_pt))
+        # numbers centred on a gap sit between two wires: upright while they fit there
+        self._rotation = 0 if 5 * _CHAR_W * fs + 4.0 < 0.8 * col_pt else 90
         self.ax.set_axis_off()
         self.ax.set_xlim(-0.1 - self._gutter, columns)
         self.ax.set_ylim(*_CYLIM)
 
     def _shown(self, k):
         """Whether step (or gap) k carries a number at this stride; the last always does."""
-        return k % self.stride == 0 or k == self.T
+        return k == self.T or (k % self.stride == 0 and self.T - k >= self.stride)
 
-    def _number(self, key, x, y, va, color="#222222"):
+    def _number(self, key, x, y, va, color="#222222", rotation=0):
         self.value_texts[key] = self.ax.text(x, y, "", ha="center", va=va, color=color,
-                                             fontsize=self.fontsize, zorder=5)
+                                             fontsize=self.fontsize, zorder=5,
+                                             rotation=rotation, rotation_mode="anchor"
+                                             if not rotation else "default")
 
     def _wire(self, name, pairs, color, lw, head):
         """Every arrow of one kind as one Line2D (NaN between them), heads as markers."""
@@ -789,10 +794,12 @@ class UnrolledDiagram:
             if "x" in self.numbers:
                 self._number(f"x{t}", t, _CX[0] - 0.07, "top")
             if "c" in self.numbers and self.has_cell_state:
-                self._number(f"c{t}", t + 0.5, _CUP[0] + 0.08, "bottom", color=COLORS["c"])
+                self._number(f"c{t}", t + 0.5, _CUP[0] + 0.08, "bottom", color=COLORS["c"],
+                             rotation=self._rotation)
         for k in range(T + 1):
             if self._shown(k):
-                self._number(f"dh{k}", k + 0.5, _CG_Y - 0.14, "top", color=_CGREY)
+                self._number(f"dh{k}", k + 0.5, _CG_Y - 0.14, "top", color=_CGREY,
+                             rotation=self._rotation)
         # the rows' labels, right-aligned in the gutter
         grad = (r"$\|\partial L/\partial(h_t, c_t)\|$" if self.has_cell_state
                 else r"$\|\partial L/\partial h_t\|$")
