@@ -12,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 from test_diagram import _clashes  # noqa: E402  (the label-clash checker of the cell diagram)
+from test_faults import Fault, count_calls, failing  # noqa: E402  (fault injection)
 
 import lstm_lab as ll  # noqa: E402
 from lstm_lab import diagram, gradients, widgets  # noqa: E402
@@ -421,3 +422,47 @@ def test_bad_options_are_refused():
         widgets.ChainExplorer(amplitude=float("nan"))
     with pytest.raises(TypeError, match="unexpected keyword"):
         widgets.ChainExplorer(scale=2.0)
+
+
+def _state(ex):
+    return ({k: v.copy() for k, v in ex.cell.params.items()},
+            {k: s.value for k, s in ex.sliders.items()},
+            {k: c.value for k, c in ex.controls.items() if hasattr(c, "value")},
+            ex.traces, ex._snapshot_png())
+
+
+def _same_state(a, b):
+    return (a[0].keys() == b[0].keys() and all(np.array_equal(a[0][k], b[0][k]) for k in a[0])
+            and a[1:4] == b[1:4] and a[4] == b[4])
+
+
+@pytest.mark.parametrize("exc", [Fault("failed"), KeyboardInterrupt()], ids=["error", "interrupt"])
+@pytest.mark.parametrize("move", [("slider", "W_hh", 0.3), ("slider", "b_f", -1.0),
+                                  ("control", "t", 7)], ids=["W_hh", "b_f", "t"])
+def test_a_move_that_fails_anywhere_leaves_the_explorer_as_it_was(explorer, move, exc):
+    ex = explorer()
+    kind, key, value = move
+    widget = (ex.sliders if kind == "slider" else ex.controls)[key]
+    targets = [(cell, name) for cell in ex.cell.cells.values() for name in ("forward", "backward")]
+    targets += [(gradients, "state_grads"), (ex, "_update_artists"), (ex, "_draw")]
+    targets += [(d, "update") for d in ex.plots.values()]
+
+    def do_move():
+        widget.value = value
+
+    total = count_calls(targets, do_move)
+    assert total >= 10
+    ex.reset()
+    before = _state(ex)
+    for n in range(1, total + 1):
+        with failing(targets, n, exc):
+            if isinstance(exc, Exception):
+                do_move()
+                assert ex.error is exc, n
+            else:
+                with pytest.raises(KeyboardInterrupt):
+                    do_move()
+        assert _same_state(_state(ex), before), f"call {n} of {total}"
+    do_move()
+    assert ex.error is None and widget.value == value
+    check_explorer(ex)
