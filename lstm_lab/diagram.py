@@ -657,11 +657,11 @@ class Tensor:
 
     @property
     def text(self):
-        return "(" + ", ".join(self.dims) + ")"
+        return "(" + ", ".join(self.dims) + ("," if len(self.dims) == 1 else "") + ")"
 
     @property
     def numbers(self):
-        return "(" + ", ".join(map(str, self.sizes)) + ")"
+        return str(self.sizes)
 
     def __eq__(self, other):
         return isinstance(other, Tensor) and (self.symbol, self.dims, self.sizes) == (
@@ -694,7 +694,7 @@ def shape_tensors(shape, T=6, D=4, H=8, K=2, B=None, S=None):
     >>> t['h'], t['y']
     (Tensor($h$ (T, B, 2H) = (5, 8, 8)), Tensor($y$ (T, B, K) = (5, 8, 2)))
     >>> shape_tensors('many_to_one', T=5, D=3, H=4, K=2)['y']
-    Tensor($y$ (K) = (2,))
+    Tensor($y$ (K,) = (2,))
     """
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}; got {shape!r}")

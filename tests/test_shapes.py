@@ -57,8 +57,8 @@ def written(d):
         if not text.get_text():
             continue
         sizes = tuple(int(v) for v in re.findall(r"\d+", text.get_text()))
-        dims = re.search(r"\(([^)]*)\)$", d.symbol_texts[key].get_text()).group(1).split(", ")
-        out[key] = (tuple(dims), sizes)
+        dims = re.search(r"\(([^)]*)\)$", d.symbol_texts[key].get_text()).group(1).split(",")
+        out[key] = (tuple(s.strip() for s in dims if s.strip()), sizes)
     return out
 
 
