@@ -1039,6 +1039,8 @@ class ShapeDiagram:
                 text.set_position((x + dx, y + dy))
                 text.set_text(label)
                 text.set_color("#222222" if color == COLORS["x"] else color)
+                digits = len(label) - 6                     # '$x_{12}$': a long index, smaller
+                text.set_fontsize(8.0 if digits <= 1 else 7.0 if digits == 2 else 6.0)
         for (patch, text), item in itertools.zip_longest(self._nodes, lay.nodes):
             self._show(item is not None, patch, text)
             if item is not None:
@@ -1111,8 +1113,11 @@ class ShapeDiagram:
         return buf.getvalue()
 
     def __repr__(self):
-        s = self.sizes
-        size = ", ".join(f"{k}={v}" for k, v in s.items() if v is not None)
+        unused = {"T", "S"} if self.shape == "one_to_one" else set()
+        if self.shape != "encoder_decoder":
+            unused.add("S")
+        size = ", ".join(f"{k}={v}" for k, v in self.sizes.items()
+                         if v is not None and k not in unused)
         return f"ShapeDiagram({self.shape}, {size}, cell={self.cell})"
 
 
