@@ -641,7 +641,7 @@ _BIDIR_RM = 2.2                            # the backward row's initial state en
 _MIN_WIDTH = 9.0                           # data units right of the left margin: the title fits
 _IN_PER_UNIT = 0.4                         # inches per data unit of an own figure
 _TITLE = 0.55                              # room above the outputs for the title
-_HOP = 0.16                                # half the gap a wire leaves where it passes under another
+_HOP = 0.16                                # half the gap where a wire passes under another
 _KEEP = object()
 
 

@@ -1333,9 +1333,9 @@ class ShapesExplorer(Explorer):
                                      cell=self.controls["cell"].value, measured=self.measured)
 
     def _state_repr(self):
-        s = self._sizes()
-        size = ", ".join(f"{k}={v}" for k, v in s.items() if v is not None)
-        return f"shape={self.controls['shape'].value!r}, cell={self.controls['cell'].value!r}, {size}"
+        c = self.controls
+        size = ", ".join(f"{k}={v}" for k, v in self._sizes().items() if v is not None)
+        return f"shape={c['shape'].value!r}, cell={c['cell'].value!r}, {size}"
 
     def __repr__(self):
         return f"ShapesExplorer({self._state_repr()})"
