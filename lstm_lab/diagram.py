@@ -1,4 +1,4 @@
-"""A recurrent cell drawn like colah's LSTM figures, one step highlighted, real values on the wires.
+"""A recurrent cell drawn like colah's LSTM figures (values on the wires), and the sequence shapes.
 
 Layout (LSTM family): the cell state runs along the top from c_{t-1} to c_t; h_{t-1} enters
 at the bottom left, x_t from below, and h_t leaves at the bottom right (and upwards). Layers
@@ -29,6 +29,10 @@ makes f_t = 1 - i_t. The GRU's state line along the top carries h itself.
 Time steps count as in the equations, t = 1..T: the values shown for step t are
 x_t = ``trace.x[t-1]``, h_{t-1} = ``trace.h[t-2]`` (``trace.h0`` at t = 1), c_{t-1} likewise,
 and the gates, c_t, h_t from row t - 1.
+
+``draw_shape`` draws the sequence shapes (``SHAPES``: one-to-one to bidirectional) in the same
+colours: a box for each copy of the cell, inputs below, outputs above, and on the arrows the
+shapes of the arrays the package passes there (``shape_tensors``), in symbols and in numbers.
 
 >>> from lstm_lab import diagram
 >>> d = diagram.draw_cell('lstm', highlight='forget')
