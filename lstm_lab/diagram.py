@@ -1008,10 +1008,17 @@ class ShapeDiagram:
             if tuple(got) != tensors[name].sizes:
                 raise ValueError(f"{name}: the forward pass gave shape {tuple(got)}, the figure "
                                  f"would write {tensors[name].numbers}")
+        lay = _layout(shape, sizes["T"], sizes["S"] or sizes["T"], cell.upper(),
+                      self._right_margin(shape))
+        old = self.shape, self.sizes, self.cell, self.tensors
         self.shape, self.sizes, self.cell, self.tensors = shape, sizes, cell, tensors
-        T, S = sizes["T"], sizes["S"] or sizes["T"]
-        lay = _layout(shape, T, S, cell.upper(), self._right_margin(shape))
-        self._place(lay)
+        try:
+            self._place(lay)
+        except BaseException:
+            # what the diagram says it shows stays what it showed (a caller that redraws
+            # the old settings, as an explorer rolling back does, repairs the artists)
+            self.shape, self.sizes, self.cell, self.tensors = old
+            raise
         return self
 
     def _place(self, lay):

@@ -345,3 +345,25 @@ def test_the_explorer_refuses_bad_options():
         widgets.ShapesExplorer(T=2.5)
     with pytest.raises(TypeError, match="unexpected keyword"):
         widgets.ShapesExplorer(W_xf=1.0)
+
+
+@pytest.mark.parametrize("where", ["forward", "figure"])
+def test_an_interrupted_update_leaves_the_explorer_as_it_was(explorer, monkeypatch, where):
+    ex = explorer()
+    before = (pixels(ex.figure), dict(ex.measured), ex.model, ex.sliders["T"].value)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if where == "forward":
+        monkeypatch.setattr(widgets, "shape_forward", stop)
+    else:
+        monkeypatch.setattr(ex.plots["diagram"], "_place", stop)
+    with pytest.raises(KeyboardInterrupt):
+        ex.sliders["T"].value = 11
+    monkeypatch.undo()
+    assert ex.sliders["T"].value == before[3] and ex.measured == before[1]
+    assert ex.model is before[2] and ex.plots["diagram"].sizes["T"] == before[3]
+    np.testing.assert_array_equal(pixels(ex.figure), before[0])
+    ex.sliders["T"].value = 11
+    assert ex.error is None and ex.measured["x"][0] == 11
