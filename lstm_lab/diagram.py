@@ -1,4 +1,4 @@
-"""A recurrent cell drawn like colah's LSTM figures, one step highlighted, real values on the wires.
+"""A recurrent cell drawn like colah's LSTM figures (values on the wires), and the sequence shapes.
 
 Layout (LSTM family): the cell state runs along the top from c_{t-1} to c_t; h_{t-1} enters
 at the bottom left, x_t from below, and h_t leaves at the bottom right (and upwards). Layers
@@ -30,6 +30,10 @@ Time steps count as in the equations, t = 1..T: the values shown for step t are
 x_t = ``trace.x[t-1]``, h_{t-1} = ``trace.h[t-2]`` (``trace.h0`` at t = 1), c_{t-1} likewise,
 and the gates, c_t, h_t from row t - 1.
 
+``draw_shape`` draws the sequence shapes (``SHAPES``: one-to-one to bidirectional) in the same
+colours: a box for each copy of the cell, inputs below, outputs above, and on the arrows the
+shapes of the arrays the package passes there (``shape_tensors``), in symbols and in numbers.
+
 >>> from lstm_lab import diagram
 >>> d = diagram.draw_cell('lstm', highlight='forget')
 >>> d
@@ -39,6 +43,7 @@ CellDiagram(kind=lstm, highlight=forget)
 from __future__ import annotations
 
 import io
+import itertools
 from contextlib import contextmanager
 
 import numpy as np
@@ -54,7 +59,8 @@ from .cells import CELLS
 from .cells.base import Cell as _Cell
 from .symbols import COLORS, LABELS
 
-__all__ = ["STEPS", "KINDS", "draw_cell", "CellDiagram", "draw_unrolled", "UnrolledDiagram"]
+__all__ = ["STEPS", "KINDS", "draw_cell", "CellDiagram", "draw_unrolled", "UnrolledDiagram",
+           "SHAPES", "SHAPE_TITLES", "Tensor", "shape_tensors", "draw_shape", "ShapeDiagram"]
 
 # each cell declares how it is drawn (its `diagram`): the steps below are read from there
 STEPS = {kind: cls.diagram.steps for kind, cls in CELLS.items()}
@@ -990,3 +996,545 @@ def draw_unrolled(cell_or_kind="rnn", trace=None, grads=None, ax=None, *, steps=
         raise ValueError(f"unit must be a non-negative integer; got {unit!r}")
     d = UnrolledDiagram(cls, int(T), ax, unit=int(unit), grad_ref=grad_ref, numbers=numbers)
     return d.update(trace, grads, mark)
+
+
+# ====================================================================== sequence shapes
+
+SHAPES = ("one_to_one", "one_to_many", "many_to_one", "many_to_many", "encoder_decoder",
+          "stacked", "bidirectional")
+"""The shapes ``draw_shape`` draws, in teaching order."""
+
+SHAPE_TITLES = {
+    "one_to_one": "one-to-one", "one_to_many": "one-to-many (generation)",
+    "many_to_one": "many-to-one", "many_to_many": "many-to-many (tagging)",
+    "encoder_decoder": "encoder-decoder", "stacked": "stacked (2 layers)",
+    "bidirectional": "bidirectional",
+}
+
+_DX, _BW, _BH, _MK = 1.4, 0.9, 0.55, 0.5   # column spacing, cell box, input/output marker
+_GAP = 2.9                                 # from the encoder's last column to the decoder's first
+_ROW = {"single": (1.5,), "stacked": (1.5, 4.4), "bidirectional": (1.5, 3.0)}
+_SHAPE_LM, _SHAPE_RM = 2.5, 0.6             # margins for the labels, left and right
+_BIDIR_RM = 2.2                            # the backward row's initial state enters on the right
+_MIN_WIDTH = 9.0                           # data units right of the left margin: the title fits
+_IN_PER_UNIT = 0.4                         # inches per data unit of an own figure
+_TITLE = 0.55                              # room above the outputs for the title
+_HOP = 0.16                                # half the gap where a wire passes under another
+_KEEP = object()
+
+
+class Tensor:
+    """One tensor of a shape figure: its symbol, its axes in symbols and its sizes.
+
+    ``dims`` are the axis names as written ('T', 'B', 'D', '2H', 'K+1'), ``sizes`` the numbers
+    they stand for; ``text`` and ``numbers`` are how the figure writes them.
+    """
+
+    def __init__(self, symbol, dims, sizes):
+        self.symbol, self.dims, self.sizes = symbol, tuple(dims), tuple(int(s) for s in sizes)
+
+    @property
+    def text(self):
+        return "(" + ", ".join(self.dims) + ("," if len(self.dims) == 1 else "") + ")"
+
+    @property
+    def numbers(self):
+        return str(self.sizes)
+
+    def __eq__(self, other):
+        return isinstance(other, Tensor) and (self.symbol, self.dims, self.sizes) == (
+            other.symbol, other.dims, other.sizes)
+
+    def __repr__(self):
+        return f"Tensor({self.symbol} {self.text} = {self.numbers})"
+
+
+def _size(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}")
+    return int(value)
+
+
+def shape_tensors(shape, T=6, D=4, H=8, K=2, B=None, S=None):
+    """The tensors a shape's figure writes on its arrows: name -> ``Tensor``.
+
+    The shapes are those of the package: x is time first, (T, B, D), or (T, D) for one
+    sequence (``B=None``: every B below is then dropped); a cell's state at one step is (B, H);
+    ``SequenceModel`` reads out y (B, K) many-to-one or (T, B, K) many-to-many; a ``Stacked``
+    network's second layer reads the first layer's h (T, B, H); a ``Bidirectional`` network's
+    output is (T, B, 2H); a ``Seq2Seq`` encodes a source (S, B, D) (S = T unless given), hands
+    its last state h_S (B, H) to the decoder, which reads d (T, B, K+1) and writes y (T, B, K).
+    One-to-many feeds y_t back as the next input, so it needs D = K.
+
+    >>> t = shape_tensors('bidirectional', T=5, D=3, H=4, K=2, B=8)
+    >>> t['h'], t['y']
+    (Tensor($h$ (T, B, 2H) = (5, 8, 8)), Tensor($y$ (T, B, K) = (5, 8, 2)))
+    >>> shape_tensors('many_to_one', T=5, D=3, H=4, K=2)['y']
+    Tensor($y$ (K,) = (2,))
+    """
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}; got {shape!r}")
+    T, D, H, K = (_size(v, n) for v, n in ((T, "T"), (D, "D"), (H, "H"), (K, "K")))
+    S = T if S is None else _size(S, "S")
+    if B is not None:
+        B = _size(B, "B")
+    if shape == "one_to_many" and D != K:
+        raise ValueError(f"one_to_many feeds y_t back in as x_(t+1), so D must equal K; "
+                         f"got D={D}, K={K}")
+    sizes = {"T": T, "S": S, "B": B, "D": D, "H": H, "K": K, "2H": 2 * H, "K+1": K + 1}
+
+    def tensor(symbol, *dims):
+        dims = [d for d in dims if d != "B" or B is not None]
+        return Tensor(symbol, dims, [sizes[d] for d in dims])
+
+    state = tensor("$h_t$", "B", "H")
+    seq_y = tensor("$y$", "T", "B", "K")
+    seq_x = tensor("$x$", "T", "B", "D")
+    if shape == "one_to_one":
+        return {"x": tensor("$x$", "B", "D"), "h": tensor("$h$", "B", "H"),
+                "y": tensor("$y$", "B", "K")}
+    if shape == "one_to_many":
+        return {"x": tensor("$x_1$", "B", "D"), "h": state, "y": seq_y}
+    if shape == "many_to_one":
+        return {"x": seq_x, "h": state, "y": tensor("$y$", "B", "K")}
+    if shape == "many_to_many":
+        return {"x": seq_x, "h": state, "y": seq_y}
+    if shape == "encoder_decoder":
+        return {"x": tensor("$x$", "S", "B", "D"), "context": tensor("$h_S$", "B", "H"),
+                "d": tensor("$d$", "T", "B", "K+1"), "y": seq_y}
+    if shape == "stacked":
+        return {"x": seq_x, "h1": tensor("$h^{(1)}_t$", "B", "H"),
+                "between": tensor("$h^{(1)}$", "T", "B", "H"),
+                "h2": tensor("$h^{(2)}_t$", "B", "H"), "y": seq_y}
+    return {"x": seq_x, "h_fwd": tensor(r"$\overrightarrow{h}_t$", "B", "H"),
+            "h_bwd": tensor(r"$\overleftarrow{h}_t$", "B", "H"),
+            "h": tensor("$h$", "T", "B", "2H"), "y": seq_y}
+
+
+def _slots(n, limit):
+    """The time steps drawn for a sequence of n: all up to ``limit``, else the first ones,
+    None (drawn as an ellipsis) and the last two."""
+    if n <= limit:
+        return list(range(1, n + 1))
+    return [*range(1, limit - 2), None, n - 1, n]
+
+
+class _Layout:
+    """What one shape looks like: plain lists of what to draw, in data units."""
+
+    def __init__(self):
+        self.boxes, self.markers, self.nodes, self.arrows, self.texts = [], [], [], [], []
+        self.labels = {}          # key -> (x, y, ha): the middle of the label's two lines
+        self.width = self.top = 0.0
+
+    def arrow(self, pts, color=_WIRE, lw=1.4, ls="-", hops=()):
+        """A polyline ending in an arrowhead; ``hops``: points where it passes under a wire."""
+        self.arrows.append((np.asarray(pts, dtype=float), color, lw, ls, tuple(hops)))
+
+
+def _layout(shape, T, S, kind_label, right_margin):
+    L = _Layout()
+    H_col, X_col, Y_col = COLORS["h"], COLORS["x"], COLORS["y"]
+    y_in = 0.0
+    rows = _ROW.get(shape, _ROW["single"])
+    y_out = rows[-1] + {"bidirectional": 3.0, "one_to_one": 2.3}.get(shape, 1.6)
+    y_cat = rows[-1] + 1.25
+    lab = 0.15 + _MK / 2                                # a label's distance from its marker
+    above = 0.42                                        # a label's middle above its arrow
+
+    def columns(slots, x0, y_rows, box_text, direction=(1,), first_state=True):
+        """Boxes on each row, their recurrent arrows (direction +1 right, -1 left)."""
+        xs = [x0 + k * _DX for k in range(len(slots))]
+        for y, text, sign in zip(y_rows, box_text, direction, strict=True):
+            for x, t in zip(xs, slots, strict=True):
+                if t is None:
+                    L.texts.append((x, y, "\u2026"))
+                else:
+                    L.boxes.append((x, y, text))
+            for k in range(len(slots) - 1):
+                a, b = xs[k], xs[k + 1]
+                if slots[k] is None:
+                    a0, b0 = a + 0.3, b - _BW / 2
+                elif slots[k + 1] is None:
+                    a0, b0 = a + _BW / 2, b - 0.3
+                else:
+                    a0, b0 = a + _BW / 2, b - _BW / 2
+                L.arrow([(a0, y), (b0, y)] if sign > 0 else [(b0, y), (a0, y)], H_col, 2.0)
+            if first_state and sign > 0:
+                L.arrow([(xs[0] - _BW / 2 - 0.8, y), (xs[0] - _BW / 2, y)], H_col, 2.0)
+            elif first_state:
+                L.arrow([(xs[-1] + _BW / 2 + 0.8, y), (xs[-1] + _BW / 2, y)], H_col, 2.0)
+        return xs
+
+    def inputs(xs, slots, symbol, y_box, edge=X_col, fed=False, x_gap=0.0):
+        for k, (x, t) in enumerate(zip(xs, slots, strict=True)):
+            if t is None:
+                L.texts.append((x, y_in, "\u2026"))
+                continue
+            dashed = fed and k > 0
+            L.markers.append((x + x_gap, y_in, f"${symbol}_{{{t}}}$", edge, dashed))
+            L.arrow([(x + x_gap, y_in + _MK / 2), (x + x_gap, y_box - _BH / 2)], X_col, 1.4)
+
+    def outputs(xs, slots, y_box, only_last=False):
+        for k, (x, t) in enumerate(zip(xs, slots, strict=True)):
+            if only_last and k < len(slots) - 1:
+                continue
+            if t is None:
+                L.texts.append((x, y_out, "\u2026"))
+                continue
+            L.markers.append((x, y_out, f"$y_{{{t}}}$", Y_col, False))
+            L.arrow([(x, y_box + _BH / 2), (x, y_out - _MK / 2)], H_col, 1.6)
+
+    def feedback(xs, slots, y_row):
+        """y_t, sampled, becomes the next input: a dashed wire down between the columns."""
+        for k in range(len(slots) - 1):
+            if slots[k] is None or slots[k + 1] is None:
+                continue
+            a, b = xs[k], xs[k + 1]
+            m = (a + b) / 2
+            L.arrow([(a + _MK / 2, y_out), (m, y_out), (m, y_in), (b - _MK / 2, y_in)],
+                    "#8A8A8A", 1.1, (0, (3, 2)), hops=[(m, y_row)])
+
+    x0 = 0.0
+    if shape in ("one_to_one", "one_to_many", "many_to_one", "many_to_many"):
+        slots = [1] if shape == "one_to_one" else _slots(T, 7)
+        y = rows[0]
+        xs = columns(slots, x0, rows, (kind_label,), first_state=shape != "one_to_one")
+        if shape == "one_to_many":
+            inputs(xs, slots, "x", y, fed=True)
+            feedback(xs, slots, y)
+        else:
+            inputs(xs, slots, "x", y)
+        outputs(xs, slots, y, only_last=shape == "many_to_one")
+        L.labels["x"] = (xs[0] - lab, y_in, "right")
+        if shape == "one_to_one":
+            L.labels["h"] = (xs[0] - 0.15, (y + _BH / 2 + y_out - _MK / 2) / 2, "right")
+        else:
+            L.labels["h"] = (xs[0] - _BW / 2 - 0.1, y + above, "right")
+        x_y = xs[-1] if shape == "many_to_one" else xs[0]
+        L.labels["y"] = (x_y - lab, y_out, "right")
+    elif shape == "encoder_decoder":
+        y = rows[0]
+        src, tgt = _slots(S, 5), _slots(T, 5)
+        xs = columns(src, x0, rows, ("enc",))
+        x1 = xs[-1] + _GAP
+        xd = columns(tgt, x1, rows, ("dec",), first_state=False)
+        inputs(xs, src, "x", y)
+        inputs(xd, tgt, "d", y, edge="#777777", fed=True)
+        feedback(xd, tgt, y)
+        outputs(xd, tgt, y)
+        L.arrow([(xs[-1] + _BW / 2, y), (xd[0] - _BW / 2, y)], H_col, 2.0)   # s_0 = h_S
+        L.texts.append(((xs[0] + xs[-1]) / 2, y_in - 0.7, "encoder"))
+        L.texts.append(((xd[0] + xd[-1]) / 2, y_in - 0.7, "decoder"))
+        L.labels["x"] = (xs[0] - lab, y_in, "right")
+        L.labels["context"] = ((xs[-1] + xd[0]) / 2, y + above, "center")
+        L.labels["d"] = (xd[0] - lab, y_in, "right")
+        L.labels["y"] = (xd[0] - lab, y_out, "right")
+        xs = xs + xd
+    elif shape == "stacked":
+        slots = _slots(T, 7)
+        xs = columns(slots, x0, rows, (kind_label, kind_label), direction=(1, 1))
+        inputs(xs, slots, "x", rows[0])
+        for x, t in zip(xs, slots, strict=True):
+            if t is not None:
+                L.arrow([(x, rows[0] + _BH / 2), (x, rows[1] - _BH / 2)], H_col, 1.6)
+            else:
+                L.texts.append((x, (rows[0] + rows[1]) / 2, "\u2026"))
+        outputs(xs, slots, rows[1])
+        L.labels["x"] = (xs[0] - lab, y_in, "right")
+        L.labels["h1"] = (xs[0] - _BW / 2 - 0.1, rows[0] + above, "right")
+        L.labels["between"] = (xs[0] - 0.15, (rows[0] + rows[1]) / 2, "right")
+        L.labels["h2"] = (xs[0] - _BW / 2 - 0.1, rows[1] + above, "right")
+        L.labels["y"] = (xs[0] - lab, y_out, "right")
+    else:  # bidirectional: the forward row reads x_1..x_T, the backward row x_T..x_1
+        slots = _slots(T, 7)
+        yf, yb = rows
+        s = 0.3                                         # the two rows' boxes are staggered
+        xs = [x0 + k * _DX for k in range(len(slots))]
+        for row_y, shift, text, sign in ((yf, -s, "fwd", 1), (yb, s, "bwd", -1)):
+            columns(slots, x0 + shift, (row_y,), (text,), direction=(sign,))
+        for x, t in zip(xs, slots, strict=True):
+            if t is None:
+                for yy in (y_in, y_cat, y_out):
+                    L.texts.append((x, yy, "\u2026"))
+                continue
+            L.markers.append((x, y_in, f"$x_{{{t}}}$", X_col, False))
+            L.arrow([(x - s, y_in + _MK / 2), (x - s, yf - _BH / 2)], X_col, 1.4)
+            # x_t up to the backward row, under the forward row's recurrent wire
+            L.arrow([(x + s, y_in + _MK / 2), (x + s, yb - _BH / 2)], X_col, 1.4,
+                    hops=[(x + s, yf)])
+            # both rows' states into [h_fwd ; h_bwd]; the forward one passes under a wire
+            L.arrow([(x - s, yf + _BH / 2), (x - s, y_cat - 0.2)], H_col, 1.6,
+                    hops=[(x - s, yb)])
+            L.arrow([(x + s, yb + _BH / 2), (x + s, y_cat - 0.2)], H_col, 1.6)
+            L.nodes.append((x, y_cat, "[ ; ]"))
+            L.markers.append((x, y_out, f"$y_{{{t}}}$", Y_col, False))
+            L.arrow([(x, y_cat + 0.2), (x, y_out - _MK / 2)], H_col, 1.6)
+        L.labels["x"] = (xs[0] - lab, y_in, "right")
+        L.labels["h_fwd"] = (xs[0] - s - _BW / 2 - 0.1, yf + above, "right")
+        L.labels["h_bwd"] = (xs[-1] + s + _BW / 2 + 0.1, yb + above, "left")
+        L.labels["h"] = (xs[0] - 0.15, (y_cat + 0.2 + y_out - _MK / 2) / 2, "right")
+        L.labels["y"] = (xs[0] - lab, y_out, "right")
+    L.width = xs[-1] + _BW / 2 + 0.3 + right_margin
+    L.top = y_out + _MK / 2 + 0.2
+    return L
+
+
+class ShapeDiagram:
+    """A sequence shape drawn with the tensor shapes on its arrows; redrawn in place.
+
+    Built by :func:`draw_shape`. Attributes: ``.shape``, ``.sizes`` (dict T, S, D, H, K, B),
+    ``.cell`` (the kind written in the boxes), ``.tensors`` (name -> ``Tensor``: what the labels
+    say), ``.symbol_texts`` and ``.value_texts`` (label name -> Text: the symbol with its axes,
+    '$x$ (T, B, D)', and below it the sizes, '= (20, 3, 4)'; empty for names this shape does
+    not use), ``.title``, ``.figure``, ``.ax``. Every artist is made once, for the largest
+    figure any shape needs; ``update`` moves, shows and hides them.
+    """
+
+    _LABEL_KEYS = ("x", "h", "y", "d", "context", "h1", "between", "h2", "h_fwd", "h_bwd")
+
+    def __init__(self, ax=None):
+        if ax is not None and not hasattr(ax, "add_patch"):
+            raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
+        self._owns_figure = ax is None
+        if ax is None:
+            fig = Figure(figsize=(6.0, 2.5))
+            FigureCanvasAgg(fig)
+            ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+        self.ax = ax
+        try:
+            self.figure = ax.get_figure(root=True)
+        except TypeError:  # matplotlib < 3.10
+            self.figure = ax.figure if isinstance(ax.figure, Figure) else ax.figure.figure
+        ax.set_axis_off()
+        ax.set_aspect("equal", adjustable="box")
+        # the largest layout of every shape sets how many artists of each kind are made, and
+        # (in a given Axes) the fixed limits, so that no update resizes the picture
+        counts = {"boxes": 0, "markers": 0, "nodes": 0, "arrows": 0, "texts": 0}
+        self._extent = [0.0, 0.0]
+        for shape in SHAPES:
+            for n in range(1, 10):
+                lay = _layout(shape, n, n, "LSTM", self._right_margin(shape))
+                for key in counts:
+                    counts[key] = max(counts[key], len(getattr(lay, key)))
+                self._extent = [max(self._extent[0], lay.width), max(self._extent[1], lay.top)]
+        box = dict(boxstyle="round,pad=0,rounding_size=0.1", zorder=3)
+        self._boxes = [(ax.add_patch(FancyBboxPatch((0, 0), _BW, _BH, facecolor=COLORS["h"],
+                                                    edgecolor="#333333", lw=1.0, **box)),
+                        ax.text(0, 0, "", ha="center", va="center", color="white",
+                                fontsize=7.5, fontweight="bold", zorder=4))
+                       for _ in range(counts["boxes"])]
+        self._markers = [(ax.add_patch(FancyBboxPatch((0, 0), _MK, _MK, facecolor="white",
+                                                      lw=1.2, **box)),
+                          ax.text(0, 0, "", ha="center", va="center", fontsize=8, zorder=4))
+                         for _ in range(counts["markers"])]
+        self._nodes = [(ax.add_patch(FancyBboxPatch((0, 0), 0.7, 0.4, facecolor="white",
+                                                    edgecolor="#333333", lw=1.0, **box)),
+                        ax.text(0, 0, "", ha="center", va="center", fontsize=7.5, zorder=4))
+                       for _ in range(counts["nodes"])]
+        self._arrows = []
+        for _ in range(counts["arrows"]):
+            (line,) = ax.plot([], [], solid_capstyle="butt", zorder=2)
+            head = FancyArrowPatch((0, 0), (1, 0), arrowstyle="-|>", mutation_scale=9,
+                                   shrinkA=0, shrinkB=0, joinstyle="miter", capstyle="butt",
+                                   zorder=2)
+            ax.add_patch(head)
+            self._arrows.append((line, head))
+        self._texts = [ax.text(0, 0, "", ha="center", va="center", fontsize=9, color="#333333",
+                               zorder=4) for _ in range(counts["texts"])]
+        kw = dict(fontsize=_LABEL_SIZE, color="#222222", zorder=5)
+        self.symbol_texts = {k: ax.text(0, 0, "", va="bottom", **kw) for k in self._LABEL_KEYS}
+        self.value_texts = {k: ax.text(0, 0, "", va="top", **kw) for k in self._LABEL_KEYS}
+        self.title = ax.text(0, 0, "", ha="left", va="top", fontsize=9, color="#333333",
+                             fontweight="bold", zorder=5)
+        self.shape = None
+        self.sizes = {"T": 6, "S": None, "D": 4, "H": 8, "K": 2, "B": None}
+        self.cell = "lstm"
+        self.tensors = {}
+
+    @staticmethod
+    def _right_margin(shape):
+        return _BIDIR_RM if shape == "bidirectional" else _SHAPE_RM
+
+    def update(self, shape=None, *, T=_KEEP, D=_KEEP, H=_KEEP, K=_KEEP, B=_KEEP, S=_KEEP,
+               cell=_KEEP, measured=None):
+        """Redraw in place for another shape or other sizes (the ones not given are kept).
+
+        ``measured`` (optional): name -> the shape tuple of the array a real forward pass gave;
+        every one must equal what the figure writes, else ValueError (a figure cannot lie).
+        Returns self.
+        """
+        shape = self.shape if shape is None else shape
+        sizes = dict(self.sizes)
+        for name, value in (("T", T), ("D", D), ("H", H), ("K", K), ("B", B), ("S", S)):
+            if value is not _KEEP:
+                sizes[name] = value
+        cell = self.cell if cell is _KEEP else cell
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(KINDS)}; got {cell!r}")
+        tensors = shape_tensors(shape, **sizes)
+        for name, got in (measured or {}).items():
+            if name not in tensors:
+                raise ValueError(f"the {shape} figure writes no tensor {name!r}; it writes "
+                                 f"{', '.join(tensors)}")
+            if tuple(got) != tensors[name].sizes:
+                raise ValueError(f"{name}: the forward pass gave shape {tuple(got)}, the figure "
+                                 f"would write {tensors[name].numbers}")
+        lay = _layout(shape, sizes["T"], sizes["S"] or sizes["T"], cell.upper(),
+                      self._right_margin(shape))
+        old = self.shape, self.sizes, self.cell, self.tensors
+        self.shape, self.sizes, self.cell, self.tensors = shape, sizes, cell, tensors
+        try:
+            self._place(lay)
+        except BaseException:
+            # what the diagram says it shows stays what it showed (a caller that redraws
+            # the old settings, as an explorer rolling back does, repairs the artists)
+            self.shape, self.sizes, self.cell, self.tensors = old
+            raise
+        return self
+
+    def _place(self, lay):
+        ax = self.ax
+        if self._owns_figure:
+            width, top = max(lay.width, _MIN_WIDTH) + _SHAPE_LM, lay.top + _TITLE + 1.2
+            self.figure.set_size_inches(width * _IN_PER_UNIT, top * _IN_PER_UNIT)
+            dx, dy = (max(lay.width, _MIN_WIDTH) - lay.width) / 2, 0.0
+        else:
+            width, top = self._extent[0] + _SHAPE_LM, self._extent[1] + _TITLE + 1.2
+            # centred in the fixed limits
+            dx, dy = (self._extent[0] - lay.width) / 2, (self._extent[1] - lay.top) / 2
+        ax.set_xlim(-_SHAPE_LM, width - _SHAPE_LM)
+        ax.set_ylim(-1.2, top - 1.2)
+        for (patch, text), item in itertools.zip_longest(self._boxes, lay.boxes):
+            self._show(item is not None, patch, text)
+            if item is not None:
+                x, y, label = item
+                patch.set_bounds(x + dx - _BW / 2, y + dy - _BH / 2, _BW, _BH)
+                text.set_position((x + dx, y + dy))
+                text.set_text(label)
+        for (patch, text), item in itertools.zip_longest(self._markers, lay.markers):
+            self._show(item is not None, patch, text)
+            if item is not None:
+                x, y, label, color, dashed = item
+                patch.set_bounds(x + dx - _MK / 2, y + dy - _MK / 2, _MK, _MK)
+                patch.set_edgecolor(color)
+                patch.set_linestyle((0, (2, 1.5)) if dashed else "-")
+                text.set_position((x + dx, y + dy))
+                text.set_text(label)
+                text.set_color("#222222" if color == COLORS["x"] else color)
+                digits = len(label) - 6                     # '$x_{12}$': a long index, smaller
+                text.set_fontsize(8.0 if digits <= 1 else 7.0 if digits == 2 else 6.0)
+        for (patch, text), item in itertools.zip_longest(self._nodes, lay.nodes):
+            self._show(item is not None, patch, text)
+            if item is not None:
+                x, y, label = item
+                patch.set_bounds(x + dx - 0.35, y + dy - 0.2, 0.7, 0.4)
+                text.set_position((x + dx, y + dy))
+                text.set_text(label)
+        for (line, head), item in itertools.zip_longest(self._arrows, lay.arrows):
+            self._show(item is not None, line, head)
+            if item is None:
+                continue
+            pts, color, lw, ls, hops = item
+            pts = pts + [dx, dy]
+            body = self._with_hops(pts, [(hx + dx, hy + dy) for hx, hy in hops])
+            line.set_data(body[:, 0], body[:, 1])
+            step = pts[-1] - pts[-2]                  # the head: the last 0.25 of the wire
+            step *= min(1.0, 0.25 / max(float(np.hypot(*step)), 1e-9))
+            head.set_positions(tuple(pts[-1] - step), tuple(pts[-1]))
+            for artist in (line, head):
+                artist.set_color(color)
+                artist.set_linewidth(lw)
+                artist.set_linestyle(ls)
+        for text, item in itertools.zip_longest(self._texts, lay.texts):
+            text.set_visible(item is not None)
+            if item is not None:
+                text.set_position((item[0] + dx, item[1] + dy))
+                text.set_text(item[2])
+        for key in self._LABEL_KEYS:
+            sym, val = self.symbol_texts[key], self.value_texts[key]
+            if key in self.tensors and key in lay.labels:
+                x, y, ha = lay.labels[key]
+                tensor = self.tensors[key]
+                sym.set_text(f"{tensor.symbol} {tensor.text}")
+                val.set_text(f"= {tensor.numbers}")
+                for t, yy in ((sym, y + 0.02), (val, y - 0.02)):
+                    t.set_position((x + dx, yy + dy))
+                    t.set_horizontalalignment(ha)
+                    t.set_visible(True)
+            else:
+                for t in (sym, val):
+                    t.set_text("")
+                    t.set_visible(False)
+        batch = "one sequence" if self.sizes["B"] is None else f"B = {self.sizes['B']}"
+        self.title.set_text(f"{SHAPE_TITLES[self.shape]}: {self.cell.upper()} cells, {batch}")
+        self.title.set_position((-_SHAPE_LM + 0.1, top - 1.2 - 0.05))
+
+    @staticmethod
+    def _show(visible, *artists):
+        for a in artists:
+            a.set_visible(visible)
+
+    @staticmethod
+    def _with_hops(pts, hops):
+        """The polyline with a gap (NaN) where it passes under another wire at a hop point."""
+        out = [pts[0]]
+        for a, b in zip(pts[:-1], pts[1:], strict=True):
+            for hx, hy in hops:
+                vertical = abs(a[0] - b[0]) < 1e-9 and abs(a[0] - hx) < 1e-9
+                if vertical and min(a[1], b[1]) < hy < max(a[1], b[1]):
+                    sign = 1.0 if b[1] > a[1] else -1.0
+                    out += [(hx, hy - sign * _HOP), (np.nan, np.nan), (hx, hy + sign * _HOP)]
+            out.append(b)
+        return np.asarray(out, dtype=float)
+
+    def _repr_png_(self):
+        if not self._owns_figure:
+            return None
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=90)
+        return buf.getvalue()
+
+    def __repr__(self):
+        unused = {"T", "S"} if self.shape == "one_to_one" else set()
+        if self.shape != "encoder_decoder":
+            unused.add("S")
+        size = ", ".join(f"{k}={v}" for k, v in self.sizes.items()
+                         if v is not None and k not in unused)
+        return f"ShapeDiagram({self.shape}, {size}, cell={self.cell})"
+
+
+def draw_shape(shape="many_to_many", T=6, D=4, H=8, K=2, B=None, *, S=None, cell="lstm",
+               ax=None):
+    """Draw a sequence shape with the tensor shapes the package uses written on its arrows.
+
+    Inputs below (x_t, black), the cells in a row (boxes in h's colour, h_t passed along the
+    row), outputs above (y_t in the readout's colour). The labels give each tensor in symbols
+    and in numbers, e.g. '$x$ (T, B, D)' over '= (20, 3, 4)'; ``shape_tensors`` says which.
+    Long sequences are drawn with their middle elided (an ellipsis), so any T draws cleanly.
+
+    Parameters
+    ----------
+    shape : one of ``SHAPES``
+    T, D, H, K : sequence length, input size, hidden size, output size
+    B : batch size, or None for one sequence (the shapes then have no B axis)
+    S : the source length of encoder_decoder (T unless given; T is then the output length)
+    cell : the kind of cell written in the boxes ('lstm', 'gru', 'rnn', ...)
+    ax : Axes to draw into (a Figure sized to the shape if None)
+
+    Returns
+    -------
+    ShapeDiagram, with ``.update(shape, T=..., ...)`` to redraw it in place.
+
+    >>> d = draw_shape('stacked', T=20, D=4, H=16, K=2, B=5, cell='lstm')
+    >>> d
+    ShapeDiagram(stacked, T=20, D=4, H=16, K=2, B=5, cell=lstm)
+    >>> d.symbol_texts['between'].get_text(), d.value_texts['between'].get_text()
+    ('$h^{(1)}$ (T, B, H)', '= (20, 5, 16)')
+    >>> d.update('many_to_one', B=None).value_texts['y'].get_text()
+    '= (2,)'
+    """
+    d = ShapeDiagram(ax)
+    return d.update(shape, T=T, D=D, H=H, K=K, B=B, S=S, cell=cell)

@@ -60,10 +60,10 @@ from .symbols import ACTIVATION_OF
 
 __all__ = [
     "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "AttentionExplorer", "CellExplorer",
-    "ChainExplorer",
-    "CellUpdateExplorer", "Explorer", "ForgetGateExplorer", "InputGateExplorer", "LSTMExplorer",
-    "MemorySpanExplorer",
-    "OutputGateExplorer", "RNNMemoryExplorer", "input_sequence", "rnn_input_jacobian_norms",
+    "CellUpdateExplorer", "ChainExplorer", "Explorer", "ForgetGateExplorer",
+    "InputGateExplorer", "LSTMExplorer", "MemorySpanExplorer", "OutputGateExplorer",
+    "RNNMemoryExplorer", "ShapesExplorer", "input_sequence", "rnn_input_jacobian_norms",
+    "shape_forward",
 ]
 
 # ------------------------------------------------------------------------------- input sequences
@@ -1296,6 +1296,189 @@ def _fmt_small(v):
     return f"{v:.2f}" if v >= 0.01 or v == 0 else f"{v:.1e}"
 
 
+def shape_forward(shape, T=6, D=4, H=8, K=2, B=None, *, S=None, cell="lstm", seed=0):
+    """Run the package's network of a sequence shape once; the shapes of what it computed.
+
+    The networks: ``SequenceModel`` on a cell (one-to-one is one step, T = 1, from h_0 = 0: a
+    feed-forward layer; one-to-many feeds its argmax back as the next one-hot input), a
+    ``Stacked`` pair of cells and a ``Bidirectional`` pair under the same readout, a ``Seq2Seq``
+    encoder-decoder. Returns (model, shapes): shapes maps each name of
+    ``diagram.shape_tensors(shape, ...)`` to the shape of the array the forward pass made, so a
+    figure can be checked against it.
+
+    >>> model, shapes = shape_forward('bidirectional', T=5, D=3, H=4, K=2, B=8)
+    >>> shapes['h'], shapes['y']
+    ((5, 8, 8), (5, 8, 2))
+    """
+    from . import networks, train
+    from .attention import Seq2Seq
+
+    diagram.shape_tensors(shape, T=T, D=D, H=H, K=K, B=B, S=S)     # checks the sizes
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
+    S = T if S is None else S
+    rng = np.random.default_rng(seed)
+    batch = () if B is None else (B,)
+
+    def x_of(steps, size):
+        return rng.normal(size=(steps, *batch, size))
+
+    if shape == "encoder_decoder":
+        model = Seq2Seq(CELLS[cell](D, H, seed=seed), CELLS[cell](K + 1, H, seed=seed + 1), K,
+                        seed=seed)
+        x, d = x_of(S, D), x_of(T, K + 1)
+        trace = model.forward((x, d))
+        return model, {"x": x.shape, "context": trace.encoder.final.h.shape, "d": d.shape,
+                       "y": trace.output.shape}
+    if shape in ("stacked", "bidirectional"):
+        net = networks.build(cell, D, H, num_layers=2 if shape == "stacked" else 1,
+                             bidirectional=shape == "bidirectional", seed=seed)
+        model = train.SequenceModel(net, K, many_to_one=False, seed=seed)
+        x = x_of(T, D)
+        trace = model.forward(x)
+        net_trace = trace.cell
+        if shape == "stacked":
+            low, high = net_trace.layers
+            return model, {"x": x.shape, "h1": low.h[0].shape, "between": low.h.shape,
+                           "h2": high.h[0].shape, "y": trace.output.shape}
+        return model, {"x": x.shape, "h_fwd": net_trace.fwd.h[0].shape,
+                       "h_bwd": net_trace.bwd.h[0].shape, "h": net_trace.h.shape,
+                       "y": trace.output.shape}
+    many_to_one = shape in ("one_to_one", "many_to_one")
+    model = train.SequenceModel(CELLS[cell](D, H, seed=seed), K, many_to_one=many_to_one,
+                                seed=seed)
+    if shape == "one_to_one":
+        x = x_of(1, D)[0]
+        trace = model.forward(x[None])
+        return model, {"x": x.shape, "h": trace.h[0].shape, "y": trace.output.shape}
+    if shape == "one_to_many":
+        x1 = x_of(1, D)[0]
+        x, ys, state, h = x1, [], {}, None
+        for _ in range(T):                       # y_t, as a one-hot choice, is x_(t+1)
+            trace = model.forward(x[None], **state)
+            y = trace.output[0]
+            ys.append(y)
+            h = trace.h[0]
+            state = {k: v for k, v in zip(("h0", "c0"), trace.final, strict=True)
+                     if v is not None}
+            x = np.zeros_like(y)
+            np.put_along_axis(x, y.argmax(axis=-1)[..., None], 1.0, axis=-1)
+        return model, {"x": x1.shape, "h": h.shape, "y": np.stack(ys).shape}
+    x = x_of(T, D)
+    trace = model.forward(x)
+    return model, {"x": x.shape, "h": trace.h[0].shape, "y": trace.output.shape}
+
+
+class ShapesExplorer(Explorer):
+    """Pick a sequence shape and its sizes; see the figure and the tensor shapes on its arrows.
+
+    The figure is ``diagram.ShapeDiagram``: inputs below, cells in a row, outputs above, and on
+    the arrows the tensors' shapes in symbols and in numbers. The numbers are not computed by
+    the figure: every update runs the package's own network of that shape once
+    (``shape_forward``) and writes the shapes of the arrays it made (the diagram refuses any
+    that differ from the symbols, so a label cannot drift from the code).
+
+    The sliders are the sizes, not weights: 'T' (sequence length; the middle of a long
+    sequence is elided) and 'H' (hidden size). They are integer sliders, since a size is
+    counted. Controls: 'shape' (one of ``diagram.SHAPES``), 'cell' (the kind in the boxes),
+    'batched' (a batch of B sequences, or one sequence with no B axis), 'reset'.
+    Options: shape, cell, D, K, B, seed. ``.model`` is the network that ran, ``.measured``
+    the shapes it gave.
+
+    >>> ex = ShapesExplorer()
+    >>> ex.controls['shape'].value = 'bidirectional'
+    >>> ex.measured['h'], ex.plots['diagram'].value_texts['h'].get_text()
+    ((5, 4, 16), '= (5, 4, 16)')
+    >>> ex.close()
+    """
+
+    name = "shapes"
+    slider_names = ("T", "H")
+    defaults = {"T": 5, "H": 8}
+    options = {"shape": "many_to_many", "cell": "lstm", "D": 3, "K": 3, "B": 4, "seed": 0}
+    figsize = (8.6, 3.4)
+    _limits = {"T": (1, 12), "H": (1, 32)}
+
+    def _make_cell(self):
+        if self._opts["shape"] not in diagram.SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(diagram.SHAPES)}; got "
+                             f"{self._opts['shape']!r}")
+        if self._opts["cell"] not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {self._opts['cell']!r}")
+        for key in ("D", "K", "B"):
+            _positive_int(self._opts[key], key)
+        return self._run(self._opts["shape"], self._opts["cell"], batched=True,
+                         T=int(self._param_defaults["T"]), H=int(self._param_defaults["H"]))
+
+    def _apply_param(self, name, value):
+        """T and H live in their sliders; ``recompute`` builds the network of those sizes."""
+        lo, hi = self._limits[name]
+        if not (float(value).is_integer() and lo <= value <= hi):
+            raise ValueError(f"{name} must be a whole number in {lo}..{hi}; got {value}")
+
+    def _make_slider(self, name):
+        lo, hi = self._limits[name]
+        return widgets.IntSlider(
+            value=int(self._param_defaults[name]), min=lo, max=hi, description=name,
+            continuous_update=True, style={"description_width": "1.5em",
+                                           "handle_color": plots.COLORS["h"]},
+            layout=widgets.Layout(width="16em"))
+
+    def _make_controls(self):
+        style = {"description_width": "3.5em"}
+        return {
+            "shape": widgets.Dropdown(
+                options=[(diagram.SHAPE_TITLES[s].split(" (")[0], s) for s in diagram.SHAPES],
+                value=self._opts["shape"], description="shape", style=style,
+                layout=widgets.Layout(width="19em")),
+            "cell": widgets.Dropdown(options=list(CELLS), value=self._opts["cell"],
+                                     description="cell", style=style,
+                                     layout=widgets.Layout(width="11em")),
+            "batched": widgets.Checkbox(value=True, description=f"batch of B={self._opts['B']}",
+                                        indent=False, layout=widgets.Layout(width="9em")),
+        }
+
+    def _control_rows(self):
+        return [widgets.HBox([*self.sliders.values(), *self.controls.values()],
+                             layout=widgets.Layout(align_items="center",
+                                                   flex_flow="row wrap"))]
+
+    def _sizes(self, shape=None, T=None, H=None, batched=None):
+        """T, D, H, K, B of the current settings (or of those given)."""
+        shape = self.controls["shape"].value if shape is None else shape
+        batched = self.controls["batched"].value if batched is None else batched
+        o = self._opts
+        return dict(T=self.sliders["T"].value if T is None else T, D=o["D"],
+                    H=self.sliders["H"].value if H is None else H,
+                    K=o["D"] if shape == "one_to_many" else o["K"],   # y_t is fed back in
+                    B=o["B"] if batched else None)
+
+    def _run(self, shape, cell, **sizes):
+        self.model, self.measured = shape_forward(shape, **self._sizes(shape, **sizes),
+                                                  cell=cell, seed=self._opts["seed"])
+        return self.model
+
+    def recompute(self):
+        c = self.controls
+        self.cell = self._run(c["shape"].value, c["cell"].value)
+
+    def _build_plots(self):
+        ax = self.figure.add_axes((0.0, 0.0, 1.0, 1.0))
+        self.plots["diagram"] = diagram.ShapeDiagram(ax)
+
+    def _update_artists(self):
+        self.plots["diagram"].update(self.controls["shape"].value, **self._sizes(),
+                                     cell=self.controls["cell"].value, measured=self.measured)
+
+    def _state_repr(self):
+        c = self.controls
+        size = ", ".join(f"{k}={v}" for k, v in self._sizes().items() if v is not None)
+        return f"shape={c['shape'].value!r}, cell={c['cell'].value!r}, {size}"
+
+    def __repr__(self):
+        return f"ShapesExplorer({self._state_repr()})"
+
+
 EXPLORERS = {
     "forget": ForgetGateExplorer,
     "input": InputGateExplorer,
@@ -1307,5 +1490,6 @@ EXPLORERS = {
     "memory_span": MemorySpanExplorer,
     "attention": AttentionExplorer,
     "chain": ChainExplorer,
+    "shapes": ShapesExplorer,
 }
 """Every explorer by name, as the notebooks and tests look them up."""
