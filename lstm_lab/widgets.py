@@ -1294,12 +1294,12 @@ class UnitExplorer(Explorer):
         self._title_glyphs = _glyph_atlas(_TITLE_CHARS, self.title_size, self.fontsize, self.dpi)
         # the picture, top down: title, panel (trained), gap, title, panel (untrained)
         panel = R * ch
-        self._rows = [slice(m["title"], m["title"] + panel),
+        self.panel_rows = [slice(m["title"], m["title"] + panel),
                       slice(2 * m["title"] + panel + m["gap"], 2 * (m["title"] + panel) + m["gap"])]
         self._title_rows = [slice(rows.start - m["title"], rows.start - m["title"] + ch)
-                            for rows in self._rows]
+                            for rows in self.panel_rows]
         self.figsize = ((m["left"] + W * cw + m["bar"]) / self.dpi,
-                        (m["top"] + self._rows[1].stop + m["bottom"]) / self.dpi)
+                        (m["top"] + self.panel_rows[1].stop + m["bottom"]) / self.dpi)
         return cell
 
     def activations(self, quantity, untrained=False):
@@ -1417,7 +1417,7 @@ class UnitExplorer(Explorer):
         self.cmap = matplotlib.colormaps["coolwarm"]
         # titles and both panels are one image, one image pixel per screen pixel: no
         # resampling blur, and no matplotlib Text to lay out and rasterise again on every draw
-        height = self._rows[1].stop
+        height = self.panel_rows[1].stop
         ax = self.figure.add_axes((m["left"] / fw, m["bottom"] / fh, W * cw / fw, height / fh))
         ax.set_axis_off()
         self._pixels = np.full((height, W * cw, 4), 255, np.uint8)
@@ -1456,7 +1456,8 @@ class UnitExplorer(Explorer):
 
     def _update_artists(self):
         self.ranges = self.colour_ranges()
-        for rows, values, (low, high) in zip(self._rows, self.values, self.ranges, strict=True):
+        for rows, values, (low, high) in zip(self.panel_rows, self.values, self.ranges,
+                                             strict=True):
             self._pixels[rows, :, :3] = self._picture(values, Normalize(low, high))
         c = self.controls
         q, unit, target = c["quantity"].value, c["unit"].value, c["target"].value
