@@ -338,8 +338,8 @@ def unit_correlations(h, target):
 PRETRAINED = Path(__file__).parent / "data" / "char_lstm.npz"
 
 CharModel = namedtuple("CharModel", "model vocab untrained")
-CharModel.__doc__ = """A saved next-character model: the trained ``SequenceModel``, its ``Vocabulary``, and
-the same network at initialisation (its cell rebuilt from the seed it started from)."""
+CharModel.__doc__ = """A saved next-character model: the trained ``SequenceModel``, its
+``Vocabulary``, and the same network at initialisation (its cell rebuilt from its seed)."""
 
 
 def save_char_model(model, vocab, path, *, seed):
