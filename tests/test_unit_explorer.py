@@ -249,6 +249,34 @@ def test_an_error_is_shown_and_the_explorer_left_as_it_was(make, monkeypatch):
     assert ex.controls["offset"].value == 300
 
 
+@pytest.mark.parametrize("exc", [RuntimeError("half-way"), KeyboardInterrupt()],
+                         ids=["error", "interrupt"])
+@pytest.mark.parametrize("call", [1, 2])
+def test_an_update_stopped_half_way_leaves_the_picture_whole(make, monkeypatch, call, exc):
+    """The second panel failing after the first was painted: everything goes back as it was."""
+    ex = make()
+    start, values = pixels(ex), [v.copy() for v in ex.values]
+    original, calls = ex._picture, []
+
+    def picture(*args):
+        calls.append(1)
+        if len(calls) == call:
+            raise exc
+        return original(*args)
+
+    monkeypatch.setattr(ex, "_picture", picture)
+    if isinstance(exc, Exception):
+        ex.controls["unit"].value = 3
+        assert ex.error is exc
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            ex.controls["unit"].value = 3
+    assert ex.controls["unit"].value == 14
+    for got, want in zip(ex.values, values, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(pixels(ex), start)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"unit": 24}, ValueError, "unit must be an int from 0 to H - 1 = 23"),
     ({"offset": 3000}, ValueError, "offset must be an int from 0 to 2999"),
