@@ -1369,8 +1369,8 @@ class UnitExplorer(Explorer):
                                       style=style, layout=widgets.Layout(width="17em")),
             "quantity": widgets.Dropdown(
                 options=[(labels.get(q, f"{q}_t (gate)"), q) for q in self.quantities],
-                value=quantity, description="quantity", style=style,
-                layout=widgets.Layout(width="14em")),
+                value=quantity, description="quantity", style={"description_width": "5em"},
+                layout=widgets.Layout(width="15em")),
             "target": widgets.Dropdown(options=list(self.targets), value=target,
                                        description="target", style=style,
                                        layout=widgets.Layout(width="15em")),
