@@ -50,11 +50,14 @@ import matplotlib
 import matplotlib.image
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from . import diagram, gradients, plots
 from ._atomic import commit, interrupts_deferred
+from ._checks import as_real_array
 from .cells import CELLS, LSTMCell, RNNCell
 from .symbols import ACTIVATION_OF
 
@@ -62,8 +65,8 @@ __all__ = [
     "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "AttentionExplorer", "CellExplorer",
     "CellUpdateExplorer", "ChainExplorer", "Explorer", "ForgetGateExplorer",
     "InputGateExplorer", "LSTMExplorer", "MemorySpanExplorer", "OutputGateExplorer",
-    "RNNMemoryExplorer", "ShapesExplorer", "input_sequence", "rnn_input_jacobian_norms",
-    "shape_forward",
+    "RNNMemoryExplorer", "ShapesExplorer", "UnitExplorer", "input_sequence",
+    "rnn_input_jacobian_norms", "shape_forward",
 ]
 
 # ------------------------------------------------------------------------------- input sequences
@@ -1479,6 +1482,338 @@ class ShapesExplorer(Explorer):
         return f"ShapesExplorer({self._state_repr()})"
 
 
+# ------------------------------------------------------------------------ inside a trained LSTM
+
+_NEWLINE = "\u21b5"           # a line break is drawn as the return arrow, coloured like a character
+_TITLE_CHARS = "".join(chr(k) for k in range(32, 127))    # what the titles may use
+_glyph_atlases = {}
+
+
+def _glyph_atlas(chars, cell, fontsize, dpi):
+    """Each character of `chars` drawn once, black on white, in a cell of (width, height) pixels.
+
+    Returns coverage (len(chars) + 1, height, width), float32 in [0, 1], row 0 blank: the text
+    layer of a grid of characters is then one fancy-indexing of this array, instead of one
+    matplotlib Text per character (each drawn glyph costs tens of microseconds on every draw).
+    """
+    key = (chars, cell, fontsize, dpi)
+    if key not in _glyph_atlases:
+        width, height = cell
+        fig = Figure(figsize=(width * len(chars) / dpi, height / dpi), dpi=dpi)
+        FigureCanvasAgg(fig)
+        for k, ch in enumerate(chars):
+            shown = _NEWLINE if ch == "\n" else (ch if ch.isprintable() else "?")
+            fig.text((k + 0.5) / len(chars), 0.5, shown, ha="center", va="center",
+                     family="monospace", fontsize=fontsize)
+        fig.canvas.draw()
+        ink = 1.0 - np.asarray(fig.canvas.buffer_rgba())[..., 0].astype(np.float32) / 255.0
+        glyphs = ink.reshape(height, len(chars), width).transpose(1, 0, 2)
+        _glyph_atlases[key] = np.concatenate([np.zeros((1, height, width), np.float32), glyphs])
+    return _glyph_atlases[key]
+
+
+class UnitExplorer(Explorer):
+    """Pick a unit of a trained character model and see its activation coloured over the text.
+
+    The upper panel is the text, one character per cell, each cell coloured by the chosen
+    unit's activation after reading that character (Karpathy, Johnson & Fei-Fei 2015): red
+    above the centre of the colour scale, blue below. The lower panel is the control: the SAME
+    unit of the SAME network at initialisation, before any training, over the same text. Each
+    title gives the unit's correlation r with the target counter (by default the bracket
+    depth, ``generate.bracket_depth``) over the whole text, and the chance level: the best |r|
+    of any unit of that quantity in the untrained network, what a search over its units finds
+    with no training at all.
+
+    With no arguments it shows the package's own trained model (``generate.load_char_model()``:
+    an LSTM with H = 24 trained for 250 steps exactly as notebook 11 trains its first seed,
+    weights committed as lstm_lab/data/char_lstm.npz by notebooks/data/char_lstm.py) and its
+    untrained twin, over a fresh text ``generate.make_text(3000, seed=1)``. Keywords: `model`
+    (a ``SequenceModel`` or cell), `untrained` (the same network at initialisation), `vocab`
+    (the ``Vocabulary`` they read), `text`, `target` ('bracket depth', 'inside a quote' or an
+    array (N,) of one value per character), `quantity` and `unit` (default: the trained
+    network's best-correlated unit of h_t and c_t), `offset`, `rows`, `columns`.
+
+    Each panel's colours span that unit's own range over the whole text, from its lowest
+    activation (blue) to its highest (red), since the two networks' units differ in scale
+    (a trained c_t reaches 10 and more; an untrained unit barely moves) and r does not depend
+    on scale. The slider 'clip' narrows both to the middle fraction `clip` of the range
+    (1: all of it; 0.5: the middle half), beyond which the colours stay at the ends: small
+    differences show up, the extremes saturate.
+    Controls: 'unit' (0..H-1), 'quantity' (h_t, c_t or a gate), 'target', 'offset' (the first
+    character shown), 'reset'.
+
+    Drawing: the titles and both panels are one RGBA image, one image pixel per screen pixel,
+    composed in numpy from a glyph atlas rendered once (matplotlib rasterises every glyph of
+    every Text on every draw: ~1300 characters as Text artists took several hundred ms a
+    redraw). A move updates that image and nothing else, well inside the 100 ms budget.
+
+    Attributes after each update: ``values`` (per panel, the activations shown, (rows,
+    columns), NaN where no character), ``positions`` (the index into the text of each cell,
+    -1 where none), ``ranges`` (each panel's colour range), ``r`` and ``r_untrained`` (every
+    unit's r with the target, (H,)), ``chance``, ``titles``, ``image``, ``panel_rows`` (the
+    image rows of each panel).
+
+    >>> ex = UnitExplorer()
+    >>> ex.controls['quantity'].value, ex.controls['unit'].value   # the trained bracket counter
+    ('c', 14)
+    >>> r, chance = abs(float(ex.r[14])), ex.chance    # chance: the best untrained unit's |r|
+    >>> print(f"|r| = {r:.2f}, chance level {chance:.2f}")
+    |r| = 0.84, chance level 0.55
+    >>> ex.close()
+    """
+
+    name = "units"
+    slider_names = ("clip",)
+    defaults = {"clip": 1.0}
+    options = {"model": None, "untrained": None, "vocab": None, "text": None,
+               "target": "bracket depth", "quantity": None, "unit": None, "offset": 0,
+               "rows": 10, "columns": 72}
+    cell_size = (9, 15)       # pixels per character (width, height) at the figure's dpi
+    title_size = (7, 15)      # pixels per character of the panels' titles
+    fontsize = 9
+    _margin = dict(left=10, title=20, gap=12, bottom=8, top=6, bar=70)   # pixels
+
+    def _make_cell(self):
+        from .generate import Vocabulary, bracket_depth, load_char_model, make_text, quote_state
+        from .train import SequenceModel
+
+        model, untrained, vocab = (self._opts[k] for k in ("model", "untrained", "vocab"))
+        if model is None:
+            if untrained is not None or vocab is not None:
+                raise TypeError("untrained and vocab go with a model; without one the explorer "
+                                "shows the package's own (generate.load_char_model())")
+            model, vocab, untrained = load_char_model()
+        elif untrained is None or not isinstance(vocab, Vocabulary):
+            raise TypeError("with a model, pass untrained= (the same network at initialisation) "
+                            "and vocab= (the Vocabulary it reads)")
+        cell, twin = (m.cell if isinstance(m, SequenceModel) else m for m in (model, untrained))
+        for what, c in (("model", cell), ("untrained", twin)):
+            if not (hasattr(c, "forward") and hasattr(c, "hidden_size")):
+                raise TypeError(f"{what} must be a SequenceModel or a cell; got {type(c).__name__}")
+        if type(cell) is not type(twin) or (cell.input_size, cell.hidden_size) != (
+                twin.input_size, twin.hidden_size) or cell.input_size != len(vocab):
+            raise ValueError(
+                f"model, untrained and vocab must fit: the same kind and sizes, input size V = "
+                f"{len(vocab)}; got {cell!r} and {twin!r}")
+        text = make_text(3000, seed=1) if self._opts["text"] is None else self._opts["text"]
+        if not isinstance(text, str) or len(text) < 2:
+            raise TypeError("text must be a str of at least two characters")
+        self.text, self.vocab = text, vocab
+        x = vocab.one_hot(text)                                   # checks every character
+        self.trace, self.untrained_trace = cell.forward(x), twin.forward(x)
+        self.quantities = ("h", *("c" * (self.trace.c is not None)), *cell.gate_names)
+        target = self._opts["target"]
+        counters = {"bracket depth": bracket_depth, "inside a quote": quote_state}
+        if isinstance(target, str):
+            if target not in counters:
+                raise ValueError(f"target must be one of {', '.join(map(repr, counters))} or "
+                                 f"an array of one value per character; got {target!r}")
+            self.targets = {name: f(text) for name, f in counters.items()}
+        else:
+            values = as_real_array(target, "target", np.float64)
+            if values.shape != (len(text),):
+                raise ValueError(f"target must have one value per character, shape "
+                                 f"({len(text)},); got {values.shape}")
+            self.targets = {"target": values}
+        self._correlations = {}
+        self._layouts = {}
+        self._shape = (_positive_int(self._opts["rows"], "rows"),
+                       _positive_int(self._opts["columns"], "columns"))
+        # one atlas for the text and the titles: printable ASCII, then the text's other characters
+        glyphs = _TITLE_CHARS + "".join(sorted(set(text) - set(_TITLE_CHARS)))
+        self._glyphs = _glyph_atlas(glyphs, self.cell_size, self.fontsize, self.dpi)
+        index = {ch: k + 1 for k, ch in enumerate(glyphs)}
+        self._glyph_of = np.array([index[ch] for ch in text])
+        (R, W), (cw, ch), m = self._shape, self.cell_size, self._margin
+        trim = (self.cell_size[0] - self.title_size[0]) // 2     # titles: narrower cells
+        self._title_glyphs = self._glyphs[:, :, trim: trim + self.title_size[0]]
+        # the picture, top down: title, panel (trained), gap, title, panel (untrained)
+        panel = R * ch
+        self.panel_rows = [
+            slice(m["title"], m["title"] + panel),
+            slice(2 * m["title"] + panel + m["gap"], 2 * (m["title"] + panel) + m["gap"])]
+        self._title_rows = [slice(rows.start - m["title"], rows.start - m["title"] + ch)
+                            for rows in self.panel_rows]
+        self.figsize = ((m["left"] + W * cw + m["bar"]) / self.dpi,
+                        (m["top"] + self.panel_rows[1].stop + m["bottom"]) / self.dpi)
+        return cell
+
+    def activations(self, quantity, untrained=False):
+        """One network's `quantity` (h, c or a gate letter) at every character: (N, H)."""
+        trace = self.untrained_trace if untrained else self.trace
+        return {"h": trace.h, "c": trace.c}.get(quantity, trace.gates.get(quantity))
+
+    def correlations(self, quantity, target, untrained=False):
+        """r of every unit of `quantity` with the target counter over the whole text: (H,)."""
+        from .generate import unit_correlations
+
+        key = (quantity, target, untrained)
+        if key not in self._correlations:
+            self._correlations[key] = unit_correlations(self.activations(quantity, untrained),
+                                                        self.targets[target])
+        return self._correlations[key]
+
+    def _make_slider(self, name):
+        slider = super()._make_slider(name)
+        slider.min, slider.max, slider.step = 0.05, max(2.0, slider.value), 0.05
+        return slider
+
+    def _apply_param(self, name, value):
+        """'clip' lives in its slider and sets only the colour scale; no cell parameter moves."""
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"clip must be finite and > 0; got {value}")
+
+    def _make_controls(self):
+        target = next(iter(self.targets)) if not isinstance(self._opts["target"], str) \
+            else self._opts["target"]
+        quantity, unit = self._opts["quantity"], self._opts["unit"]
+        if quantity is None:                       # the notebook's search: units of h_t and c_t
+            searched = [q for q in self.quantities if q in ("h", "c")]
+            quantity = max(searched, key=lambda q: np.abs(self.correlations(q, target)).max())
+        if quantity not in self.quantities:
+            raise ValueError(f"quantity must be one of {', '.join(self.quantities)}; "
+                             f"got {quantity!r}")
+        H = self.cell.hidden_size
+        if unit is None:
+            unit = int(np.argmax(np.abs(self.correlations(quantity, target))))
+        if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < H:
+            raise ValueError(f"unit must be an int from 0 to H - 1 = {H - 1}; got {unit!r}")
+        offset = self._opts["offset"]
+        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or not (
+                0 <= offset < len(self.text)):
+            raise ValueError(f"offset must be an int from 0 to {len(self.text) - 1}; "
+                             f"got {offset!r}")
+        style = {"description_width": "4em"}
+        labels = {"h": "h_t (hidden)", "c": "c_t (cell)"}
+        return {
+            "unit": widgets.IntSlider(value=int(unit), min=0, max=H - 1, description="unit",
+                                      style=style, layout=widgets.Layout(width="17em")),
+            "quantity": widgets.Dropdown(
+                options=[(labels.get(q, f"{q}_t (gate)"), q) for q in self.quantities],
+                value=quantity, description="quantity", style={"description_width": "5em"},
+                layout=widgets.Layout(width="15em")),
+            "target": widgets.Dropdown(options=list(self.targets), value=target,
+                                       description="target", style=style,
+                                       layout=widgets.Layout(width="15em")),
+            "offset": widgets.IntSlider(value=int(offset), min=0, max=len(self.text) - 1,
+                                        description="offset", style=style,
+                                        layout=widgets.Layout(width="24em")),
+        }
+
+    def _layout(self, offset):
+        """Text positions in the grid from character `offset` on: (rows, columns), -1 = empty.
+
+        A row ends after a line break (drawn as the return arrow) or when it is full."""
+        if offset not in self._layouts:
+            R, W = self._shape
+            grid = np.full((R, W), -1)
+            r = c = 0
+            for k in range(offset, len(self.text)):
+                grid[r, c] = k
+                c += 1
+                if self.text[k] == "\n" or c == W:
+                    r, c = r + 1, 0
+                    if r == R:
+                        break
+            if len(self._layouts) > 64:
+                self._layouts.clear()
+            self._layouts[offset] = grid
+        return self._layouts[offset]
+
+    def recompute(self):
+        c = self.controls
+        q, unit, target = c["quantity"].value, c["unit"].value, c["target"].value
+        self.r = self.correlations(q, target)
+        self.r_untrained = self.correlations(q, target, untrained=True)
+        self.chance = float(np.max(np.abs(self.r_untrained)))
+        self.positions = self._layout(c["offset"].value)
+        shown = self.positions >= 0
+        self.values = []                                  # per panel: (rows, columns), NaN = empty
+        for untrained in (False, True):
+            grid = np.full(self.positions.shape, np.nan)
+            grid[shown] = self.activations(q, untrained)[self.positions[shown], unit]
+            self.values.append(grid)
+
+    def colour_ranges(self):
+        """(vmin, vmax) of each panel's colours: the middle `clip` of the unit's range over the
+        whole text, from its lowest to its highest activation; beyond, the end colours."""
+        q, unit = self.controls["quantity"].value, self.controls["unit"].value
+        clip = self.sliders["clip"].value
+        ranges = []
+        for untrained in (False, True):
+            a = self.activations(q, untrained)[:, unit]
+            low, high = float(a.min()), float(a.max())
+            middle, half = 0.5 * (low + high), 0.5 * max(high - low, 1e-12)
+            ranges.append((middle - clip * half, middle + clip * half))
+        return ranges
+
+    def _build_plots(self):
+        (_R, W), (cw, _ch), m = self._shape, self.cell_size, self._margin
+        fw, fh = self.figure.bbox.width, self.figure.bbox.height
+        self.cmap = matplotlib.colormaps["coolwarm"]
+        # titles and both panels are one image, one image pixel per screen pixel: no
+        # resampling blur, and no matplotlib Text to lay out and rasterise again on every draw
+        height = self.panel_rows[1].stop
+        ax = self.figure.add_axes((m["left"] / fw, m["bottom"] / fh, W * cw / fw, height / fh))
+        ax.set_axis_off()
+        self._pixels = np.full((height, W * cw, 4), 255, np.uint8)
+        self.image = ax.imshow(self._pixels.copy(), aspect="auto", interpolation="nearest",
+                               extent=(0, W * cw, height, 0))
+        bar = self.figure.add_axes(((m["left"] + W * cw + 14) / fw, m["bottom"] / fh,
+                                    10 / fw, (height - m["title"]) / fh))
+        self.colorbar = self.figure.colorbar(ScalarMappable(Normalize(0, 1), self.cmap), cax=bar)
+        self.colorbar.set_ticks([0, 0.5, 1], labels=["low", "middle", "high"])
+        self.colorbar.ax.tick_params(labelsize=8.5)
+        self.colorbar.outline.set_linewidth(0.5)
+        self.plots = {"text": self.image, "colorbar": self.colorbar}
+
+    def _picture(self, values, norm):
+        """A panel's pixels, RGB floats in [0, 255]: each cell's colour, its glyph on top."""
+        (R, W), (cw, ch) = self._shape, self.cell_size
+        shown = np.isfinite(values)
+        background = self.cmap(norm(np.where(shown, values, 0.0)))[..., :3].astype(np.float32)
+        background[~shown] = 1.0                                     # no character: white
+        luminance = background @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+        ink = np.where(luminance < 0.45, 1.0, 0.0).astype(np.float32)   # white on dark cells
+        glyph = self._glyphs[np.where(shown, self._glyph_of[np.maximum(self.positions, 0)], 0)]
+        coverage = glyph.transpose(0, 2, 1, 3).reshape(R * ch, W * cw, 1)
+        up = lambda a: np.repeat(np.repeat(a, ch, axis=0), cw, axis=1)   # noqa: E731
+        bg = up(background)
+        return 255.0 * (bg + (up(ink)[..., None] - bg) * coverage) + 0.5
+
+    def _title(self, rows, text):
+        """Write `text` in black on white into the title rows of the picture (cut to fit)."""
+        cw, ch = self.title_size
+        text = text[: self._pixels.shape[1] // cw]
+        codes = [_TITLE_CHARS.find(letter) + 1 for letter in text]     # unknown: blank
+        ink = self._title_glyphs[codes].transpose(1, 0, 2).reshape(ch, len(text) * cw)
+        self._pixels[rows, :, :3] = 255
+        self._pixels[rows, : len(text) * cw, :3] = (255.0 * (1.0 - ink) + 0.5)[..., None]
+
+    def _update_artists(self):
+        self.ranges = self.colour_ranges()
+        for rows, values, (low, high) in zip(self.panel_rows, self.values, self.ranges,
+                                             strict=True):
+            self._pixels[rows, :, :3] = self._picture(values, Normalize(low, high))
+        c = self.controls
+        q, unit, target = c["quantity"].value, c["unit"].value, c["target"].value
+        (low, high), (low0, high0) = self.ranges
+        self.titles = [
+            f"trained: unit {unit} of {q}_t, r = {self.r[unit]:+.2f} with the {target}  "
+            f"(colours {low:.2f} to {high:.2f})",
+            f"before training, same unit: r = {self.r_untrained[unit]:+.2f}; chance "
+            f"{self.chance:.2f} = its best |r|  (colours {low0:.2f} to {high0:.2f})"]
+        for rows, title in zip(self._title_rows, self.titles, strict=True):
+            self._title(rows, title)
+        self.image.set_data(self._pixels.copy())
+
+    def _state_repr(self):
+        c = self.controls
+        return (f"H={self.cell.hidden_size}, chars={len(self.text)}, "
+                f"target={c['target'].value!r}, quantity={c['quantity'].value!r}, "
+                f"unit={c['unit'].value}, offset={c['offset'].value}")
+
+
 EXPLORERS = {
     "forget": ForgetGateExplorer,
     "input": InputGateExplorer,
@@ -1491,5 +1826,6 @@ EXPLORERS = {
     "attention": AttentionExplorer,
     "chain": ChainExplorer,
     "shapes": ShapesExplorer,
+    "units": UnitExplorer,
 }
 """Every explorer by name, as the notebooks and tests look them up."""
