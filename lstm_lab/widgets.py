@@ -1233,17 +1233,17 @@ class _SwitchingCellExplorer(LSTMExplorer):
         for name, array in cell.params.items():
             source = name if name in old.params else self.renamed.get(name)
             array[...] = old.params[source] if source in old.params else self._family[name]
-        sliders = {}
+        for name in cell.params:
+            if name not in self._sliders_made:
+                self._sliders_made[name] = self._make_slider(name)
+        self.cell = cell
+        self.sliders = {name: self._sliders_made[name] for name in cell.params}
         restoring, self._restoring = self._restoring, True     # no update per slider
         try:
             for name, array in cell.params.items():
-                if name not in self._sliders_made:
-                    self._sliders_made[name] = self._make_slider(name)
-                sliders[name] = self._sliders_made[name]
-                sliders[name].value = float(array[(0,) * array.ndim])
+                self.sliders[name].value = float(array[(0,) * array.ndim])
         finally:
             self._restoring = restoring
-        self.cell, self.sliders = cell, sliders
 
     def _build_plots(self):
         self._grid = self.figure.add_gridspec(1, 2, width_ratios=self._split, wspace=0.0)
