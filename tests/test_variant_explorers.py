@@ -12,9 +12,14 @@ import pytest  # noqa: E402
 
 import lstm_lab as ll  # noqa: E402
 from lstm_lab import diagram, widgets  # noqa: E402
-from lstm_lab.diagram import _fmt  # noqa: E402
-from tests.test_faults import Fault, _explorer_state, _same_explorer, _targets, count_calls, \
-    failing  # noqa: E402
+from tests.test_faults import (  # noqa: E402
+    Fault,
+    _explorer_state,
+    _same_explorer,
+    _targets,
+    count_calls,
+    failing,
+)
 
 FAMILY = [k for k, cls in ll.CELLS.items() if cls.has_cell_state]
 
@@ -58,12 +63,14 @@ def check_shown(ex, ref):
     r = t - 1
     want = {"h": ref.h[r, 0], "h_prev": ref.h[r - 1, 0] if r else 0.0, "x": ref.x[r, 0]}
     want.update({k: v[r, 0] for k, v in ref.gates.items()})
-    if ref.c is not None:
+    if ref.c is not None:                  # and the products on the cell-state line
         want.update(c=ref.c[r, 0], c_prev=ref.c[r - 1, 0] if r else 0.0)
+        want.update(fc=want.get("f", 1.0) * want["c_prev"], ig=want.get("i", 1.0) * want["g"])
     shown = {k: v.get_text() for k, v in d.value_texts.items() if k in want}
-    assert set(want) <= set(d.value_texts) | {k for k in ref.gates if k not in d.value_texts}
+    assert set(shown) == set(want), (ex.cell.kind, set(want) ^ set(shown))
     for key, value in shown.items():
-        assert value == f"={_fmt(float(want[key]))}", (ex.cell.kind, key, value, want[key])
+        written = f"={float(want[key]):.2f}".replace("=-0.00", "=0.00")
+        assert value == written, (ex.cell.kind, key, value, want[key])
     assert d.value_texts["t"].get_text() == f"t = {t}"
     for sym, line in ex.plots["gates"].lines.items():
         values = {"x": ref.x, "h": ref.h, "c": ref.c}.get(sym, ref.gates.get(sym))
@@ -79,7 +86,7 @@ def test_gru_diagram_and_traces_show_the_cell_of_that_form(make, reset_after):
     ex = make(widgets.GRUExplorer, reset_after=reset_after, t=5)
     assert ex.cell.reset_after is reset_after and ex.plots["diagram"].kind == "gru"
     assert ex.plots["diagram"].symbol_texts["form"].get_text() == diagram.GRU_FORMS[reset_after]
-    for name, slider in ex.sliders.items():
+    for slider in ex.sliders.values():
         slider.value = slider.value + 0.7
         assert ex.error is None, ex.error
         for t in (1, 4, 17):
@@ -96,6 +103,8 @@ def test_reset_after_changes_h_exactly_as_the_cell_of_that_form_computes(make):
     ex.controls["reset_after"].value = True
     assert ex.error is None, ex.error
     assert ex.cell.reset_after and list(ex.sliders)[-2:] == ["b_xg", "b_hg"]
+    form = ex.plots["diagram"].symbol_texts["form"]
+    assert form.get_text() == diagram.GRU_FORMS[True] and form.get_visible()
     assert ex.sliders["b_xg"].value == 0.8 and ex.sliders["b_hg"].value == 0.0
     assert all(ex.sliders[k].value == v for k, v in before.items() if k != "b_g")
     # one unit and b_hg = 0: W_hg (r h) = r (W_hg h), the two forms agree
@@ -111,6 +120,7 @@ def test_reset_after_changes_h_exactly_as_the_cell_of_that_form_computes(make):
     assert np.any(pixels(ex) != canvas_before)
     ex.controls["reset_after"].value = False          # back: b_xg carries over to b_g
     assert ex.error is None and list(ex.sliders) == list(other.params)
+    assert form.get_text() == diagram.GRU_FORMS[False]
     assert ex.sliders["b_g"].value == 0.8
     np.testing.assert_allclose(ex.trace.h, other.forward(ref.x).h, rtol=1e-12)
     check_shown(ex, reference(ex)[1])
@@ -158,7 +168,7 @@ def test_each_variant_shows_its_own_sliders_diagram_and_values(make, kind):
     for t in (3, 12):
         ex.controls["t"].value = t
         check_shown(ex, reference(ex)[1])
-    for name, slider in ex.sliders.items():
+    for slider in ex.sliders.values():
         slider.value = slider.value + 0.5
         assert ex.error is None, ex.error
     check_shown(ex, reference(ex)[1])
