@@ -50,7 +50,7 @@ from matplotlib.path import Path
 from .cells import CELLS
 from .symbols import COLORS, LABELS
 
-__all__ = ["STEPS", "KINDS", "draw_cell", "CellDiagram"]
+__all__ = ["STEPS", "KINDS", "GRU_FORMS", "draw_cell", "show_gru_form", "CellDiagram"]
 
 # each cell declares how it is drawn (its `diagram`): the steps below are read from there
 STEPS = {kind: cls.diagram.steps for kind, cls in CELLS.items()}

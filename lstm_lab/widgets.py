@@ -59,9 +59,9 @@ from .cells import CELLS, LSTMCell, RNNCell
 from .symbols import ACTIVATION_OF
 
 __all__ = [
-    "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "AttentionExplorer", "CellExplorer",
-    "CellUpdateExplorer", "Explorer", "ForgetGateExplorer", "InputGateExplorer", "LSTMExplorer",
-    "MemorySpanExplorer",
+    "EXPLORERS", "GRU_DEFAULTS", "LSTM_DEFAULTS", "LSTM_FAMILY", "SEQUENCES", "AttentionExplorer",
+    "CellExplorer", "CellUpdateExplorer", "Explorer", "ForgetGateExplorer", "GRUExplorer",
+    "InputGateExplorer", "LSTMExplorer", "LSTMVariantExplorer", "MemorySpanExplorer",
     "OutputGateExplorer", "RNNMemoryExplorer", "input_sequence", "rnn_input_jacobian_norms",
 ]
 

@@ -6,7 +6,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import ipywidgets  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -20,28 +19,19 @@ from tests.test_faults import (  # noqa: E402
     count_calls,
     failing,
 )
+from tests.test_widgets import pixels  # noqa: E402
 
 FAMILY = [k for k, cls in ll.CELLS.items() if cls.has_cell_state]
 
 
 @pytest.fixture
-def make():
-    made = []
-
-    def _make(cls, **kwargs):
-        ex = cls(**kwargs)
-        made.append(ex)
+def make(request):
+    """Build an explorer by its registry name; it is closed after the test."""
+    def build(name, **kwargs):
+        ex = widgets.EXPLORERS[name](**kwargs)
+        request.addfinalizer(ex.close)
         return ex
-
-    yield _make
-    for ex in made:
-        ex.close()
-        plt.close(ex.figure)
-
-
-def pixels(ex):
-    ex.figure.canvas.draw()
-    return np.asarray(ex.figure.canvas.buffer_rgba()).copy()
+    return build
 
 
 def reference(ex, **cell_kwargs):
@@ -83,7 +73,7 @@ def check_shown(ex, ref):
 
 @pytest.mark.parametrize("reset_after", [False, True])
 def test_gru_diagram_and_traces_show_the_cell_of_that_form(make, reset_after):
-    ex = make(widgets.GRUExplorer, reset_after=reset_after, t=5)
+    ex = make("gru", reset_after=reset_after, t=5)
     assert ex.cell.reset_after is reset_after and ex.plots["diagram"].kind == "gru"
     assert ex.plots["diagram"].symbol_texts["form"].get_text() == diagram.GRU_FORMS[reset_after]
     for slider in ex.sliders.values():
@@ -95,7 +85,7 @@ def test_gru_diagram_and_traces_show_the_cell_of_that_form(make, reset_after):
 
 
 def test_reset_after_changes_h_exactly_as_the_cell_of_that_form_computes(make):
-    ex = make(widgets.GRUExplorer)
+    ex = make("gru")
     ex.sliders["b_g"].value = 0.8
     ex.sliders["W_hg"].value = -1.5
     before = {k: s.value for k, s in ex.sliders.items()}
@@ -127,7 +117,7 @@ def test_reset_after_changes_h_exactly_as_the_cell_of_that_form_computes(make):
 
 
 def test_z_near_one_copies_h_forward_and_r_near_zero_hides_it_from_the_candidate(make):
-    ex = make(widgets.GRUExplorer)
+    ex = make("gru")
     ex.sliders["b_z"].value = 6.0
     h = ex.trace.h[:, 0]
     assert abs(h[-1] - h[3]) < 0.05 * abs(h[3])
@@ -140,7 +130,7 @@ def test_z_near_one_copies_h_forward_and_r_near_zero_hides_it_from_the_candidate
 
 
 def test_the_selector_offers_exactly_the_lstm_family(make):
-    ex = make(widgets.LSTMVariantExplorer)
+    ex = make("variants")
     selector = ex.controls["variant"]
     assert isinstance(selector, ipywidgets.Dropdown)
     assert [v for _label, v in selector.options] == FAMILY == list(widgets.LSTM_FAMILY)
@@ -152,7 +142,7 @@ def test_the_selector_offers_exactly_the_lstm_family(make):
 
 @pytest.mark.parametrize("kind", FAMILY)
 def test_each_variant_shows_its_own_sliders_diagram_and_values(make, kind):
-    ex = make(widgets.LSTMVariantExplorer, W_hf=0.5)
+    ex = make("variants", W_hf=0.5)
     ex.sliders["b_i"].value = -1.0
     carried = {k: s.value for k, s in ex.sliders.items()}
     ex.controls["variant"].value = kind
@@ -175,7 +165,7 @@ def test_each_variant_shows_its_own_sliders_diagram_and_values(make, kind):
 
 
 def test_switching_updates_in_place_and_reset_goes_back(make):
-    ex = make(widgets.LSTMVariantExplorer)
+    ex = make("variants")
     start, axes, widget = pixels(ex), len(ex.figure.axes), ex.widget
     lstm_plots = dict(ex.plots)
     ex.sliders["W_xg"].value = 1.0
@@ -194,14 +184,13 @@ def test_switching_updates_in_place_and_reset_goes_back(make):
     check_shown(ex, reference(ex)[1])
 
 
-@pytest.mark.parametrize("cls, key, value", [
-    (widgets.LSTMVariantExplorer, "variant", "peephole"),
-    (widgets.LSTMVariantExplorer, "variant", "coupled"),
-    (widgets.GRUExplorer, "reset_after", True)])
+@pytest.mark.parametrize("name, key, value", [
+    ("variants", "variant", "peephole"), ("variants", "variant", "coupled"),
+    ("gru", "reset_after", True)])
 @pytest.mark.parametrize("exc", [Fault("switch failed"), KeyboardInterrupt()],
                          ids=["error", "interrupt"])
-def test_a_switch_that_fails_anywhere_leaves_everything_as_it_was(make, cls, key, value, exc):
-    ex = make(cls)
+def test_a_switch_that_fails_anywhere_leaves_everything_as_it_was(make, name, key, value, exc):
+    ex = make(name)
     control = ex.controls[key]
     last = list(ex.sliders.values())[-1]               # b_o, b_g: every switch here keeps it
     last.value = last.value + 0.5
@@ -233,7 +222,7 @@ def test_a_switch_that_fails_anywhere_leaves_everything_as_it_was(make, cls, key
 
 
 def test_an_impossible_switch_is_shown_and_rolled_back(make, monkeypatch):
-    ex = make(widgets.LSTMVariantExplorer)
+    ex = make("variants")
     before = _explorer_state(ex)
 
     def broken(choice):
@@ -247,7 +236,7 @@ def test_an_impossible_switch_is_shown_and_rolled_back(make, monkeypatch):
 
 
 def test_keywords_set_the_defaults_of_every_member(make):
-    ex = make(widgets.LSTMVariantExplorer, variant="peephole", p_f=1.5, b_f=2.0)
+    ex = make("variants", variant="peephole", p_f=1.5, b_f=2.0)
     assert ex.sliders["p_f"].value == 1.5 and ex.sliders["b_f"].value == 2.0
     ex.controls["variant"].value = "coupled"
     ex.controls["reset"].click()
