@@ -1391,10 +1391,12 @@ class LSTMVariantExplorer(_SwitchingCellExplorer):
         return CELLS[choice](1, 1, seed=self._seed)
 
     def _make_controls(self):
-        labels = [(f"{kind}: {CELLS[kind].__name__}", kind) for kind in LSTM_FAMILY]
+        # each cell's own name for itself: its docstring's first line, up to the reference
+        labels = [(f"{kind}: {CELLS[kind].__doc__.split(' (')[0].strip().removeprefix('The ')}",
+                   kind) for kind in LSTM_FAMILY]
         return {**super()._make_controls(), "variant": widgets.Dropdown(
             options=labels, value=self.cell.kind, description="variant",
-            style={"description_width": "4em"}, layout=widgets.Layout(width="17em"))}
+            style={"description_width": "4em"}, layout=widgets.Layout(width="27em"))}
 
 
 EXPLORERS = {
