@@ -59,8 +59,9 @@ from .cells import CELLS
 from .cells.base import Cell as _Cell
 from .symbols import COLORS, LABELS
 
-__all__ = ["STEPS", "KINDS", "draw_cell", "CellDiagram", "draw_unrolled", "UnrolledDiagram",
-           "SHAPES", "SHAPE_TITLES", "Tensor", "shape_tensors", "draw_shape", "ShapeDiagram"]
+__all__ = ["STEPS", "KINDS", "GRU_FORMS", "draw_cell", "show_gru_form", "CellDiagram",
+           "draw_unrolled", "UnrolledDiagram", "SHAPES", "SHAPE_TITLES", "Tensor", "shape_tensors",
+           "draw_shape", "ShapeDiagram"]
 
 # each cell declares how it is drawn (its `diagram`): the steps below are read from there
 STEPS = {kind: cls.diagram.steps for kind, cls in CELLS.items()}
@@ -1538,3 +1539,37 @@ def draw_shape(shape="many_to_many", T=6, D=4, H=8, K=2, B=None, *, S=None, cell
     """
     d = ShapeDiagram(ax)
     return d.update(shape, T=T, D=D, H=H, K=K, B=B, S=S, cell=cell)
+
+
+GRU_FORMS = {
+    False: r"$g_t = \tanh(W_{xg}\,x_t + W_{hg}\,(r_t \odot h_{t-1}) + b_g)$",
+    True: r"$g_t = \tanh(W_{xg}\,x_t + b_{xg} + r_t \odot (W_{hg}\,h_{t-1} + b_{hg}))$",
+}
+"""The GRU candidate's equation in each form, by ``reset_after``."""
+
+
+def show_gru_form(d, reset_after):
+    """Write under a GRU diagram `d` the candidate's equation in the form `reset_after` picks.
+
+    The text is made on the first call (``d.symbol_texts['form']``) and changed in place
+    afterwards; it belongs to the 'candidate' step. Returns `d`.
+
+    >>> d = show_gru_form(draw_cell('gru'), True)
+    >>> 'b_{hg}' in d.symbol_texts['form'].get_text()
+    True
+    """
+    if d.spec.layout != "gru" or d.spec.gates[1] is None:
+        raise ValueError(f"show_gru_form needs a GRU diagram; got kind {d.kind!r}")
+    if not isinstance(reset_after, (bool, np.bool_)):
+        raise TypeError(f"reset_after must be True or False; got {reset_after!r}")
+    text = d.symbol_texts.get("form")
+    if text is None:
+        text = d.ax.text(_BOX[2] / 2 + 0.6, -0.75, "", ha="center", va="center", zorder=5,
+                         fontsize=_LABEL_SIZE * max(d.scale, _MIN_FONT / _LABEL_SIZE),
+                         color="#333333")
+        d.symbol_texts["form"] = text
+        d._register(text, ("candidate",))
+    form = GRU_FORMS[bool(reset_after)]
+    if text.get_text() != form:
+        text.set_text(form)
+    return d

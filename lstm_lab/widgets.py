@@ -62,11 +62,12 @@ from .cells import CELLS, LSTMCell, RNNCell
 from .symbols import ACTIVATION_OF
 
 __all__ = [
-    "EXPLORERS", "LSTM_DEFAULTS", "SEQUENCES", "AttentionExplorer", "CellExplorer",
-    "CellUpdateExplorer", "ChainExplorer", "Explorer", "ForgetGateExplorer",
-    "InputGateExplorer", "LSTMExplorer", "MemorySpanExplorer", "OutputGateExplorer",
-    "RNNMemoryExplorer", "ShapesExplorer", "UnitExplorer", "input_sequence",
-    "rnn_input_jacobian_norms", "shape_forward",
+    "EXPLORERS", "GRU_DEFAULTS", "LSTM_DEFAULTS", "LSTM_FAMILY", "SEQUENCES",
+    "AttentionExplorer", "CellExplorer", "CellUpdateExplorer", "ChainExplorer", "Explorer",
+    "ForgetGateExplorer", "GRUExplorer", "InputGateExplorer", "LSTMExplorer",
+    "LSTMVariantExplorer", "MemorySpanExplorer", "OutputGateExplorer", "RNNMemoryExplorer",
+    "ShapesExplorer", "UnitExplorer", "input_sequence", "rnn_input_jacobian_norms",
+    "shape_forward",
 ]
 
 # ------------------------------------------------------------------------------- input sequences
@@ -1814,6 +1815,248 @@ class UnitExplorer(Explorer):
                 f"unit={c['unit'].value}, offset={c['offset'].value}")
 
 
+class _SwitchingCellExplorer(LSTMExplorer):
+    """A one-unit cell explorer whose cell a control swaps (the GRU's convention, an LSTM variant).
+
+    A subclass names the control (`switch`) and says which cell it asks for (`_cell_for`).
+    A switch builds that cell and gives each of its parameters the value it had in the old
+    cell (under the same name, or the one in `renamed`), else its default (`param_defaults`
+    lists the current cell's). ``.sliders`` is then a new dict holding the new cell's sliders
+    (one FloatSlider per parameter name, made the first time that name is needed and reused
+    afterwards), and the slider rows of ``.widget`` are replaced by theirs. The figure holds
+    one panel pair (gates over time, diagram) per cell kind, built the first time it is
+    shown, in the same place; a switch shows the new cell's pair and hides the others, and
+    ``.plots`` names the shown pair. Everything the switch changes is derived again from the
+    explorer's state in `_update_artists`, so a switch that fails is undone as any update is.
+    """
+
+    switch = None               # the key in .controls of the control that swaps the cell
+    renamed = {}                # a new cell's parameter -> the old cell's that carries over to it
+    family_defaults = {}        # every parameter any of the cells has -> its default
+
+    def __init__(self, **kwargs):
+        self._seed = kwargs.get("seed", self.options["seed"])
+        self._sliders_made, self._faces, self._rows = {}, {}, {}
+        self._set_cell_spec(self._cell_for(kwargs.get(self.switch, self.options[self.switch])))
+        self.defaults = self.family_defaults      # every keyword the family takes is checked
+        super().__init__(**kwargs)
+        self._family, self._param_defaults = self._param_defaults, {
+            k: self._param_defaults[k] for k in self.cell.params}
+        self._sliders_made.update(self.sliders)
+
+    def _cell_for(self, choice):
+        """The cell the switch's value `choice` asks for (with the explorer's seed)."""
+        raise NotImplementedError
+
+    def _set_cell_spec(self, cell):
+        self._spec_cell = cell
+        self.slider_names = tuple(cell.params)
+        self.gates_shown = cell.gate_names + ("c",) * cell.has_cell_state + ("h",)
+
+    def _make_cell(self):
+        self._steps = _positive_int(self._opts["steps"], "steps T")
+        input_sequence("pulse", self._steps)  # T long enough for every sequence
+        return self._spec_cell
+
+    def _apply_param(self, name, value):
+        if name in self.cell.params:          # the family's other parameters wait for their cell
+            super()._apply_param(name, value)
+
+    def _make_slider(self, name):
+        slider = super()._make_slider(name)
+        if hasattr(self, "sliders"):                  # made by a switch: observe it now
+            slider.observe(partial(self._on_slider, name), names="value")
+        return slider
+
+    def _observe_control(self, name, control):
+        if name != self.switch:
+            super()._observe_control(name, control)
+            return
+
+        def switched(change):
+            if self._restoring:
+                return
+            if self._holding:      # within a reset: that update is guarded as a whole
+                self._switch_cell()
+            else:
+                self._guarded(lambda: (self._switch_cell(), self._refresh_unless_holding()),
+                              (control, change))
+        control.observe(switched, names="value")
+
+    def _switch_cell(self):
+        """Swap in the cell the switch asks for, carrying the shared parameters' values over."""
+        old, cell = self.cell, self._cell_for(self.controls[self.switch].value)
+        self._set_cell_spec(cell)
+        self._param_defaults = {k: self._family[k] for k in cell.params}
+        for name, array in cell.params.items():
+            source = name if name in old.params else self.renamed.get(name)
+            array[...] = old.params[source] if source in old.params else self._family[name]
+        for name in cell.params:
+            if name not in self._sliders_made:
+                self._sliders_made[name] = self._make_slider(name)
+        self.cell = cell
+        self.sliders = {name: self._sliders_made[name] for name in cell.params}
+        restoring, self._restoring = self._restoring, True     # no update per slider
+        try:
+            for name, array in cell.params.items():
+                self.sliders[name].value = float(array[(0,) * array.ndim])
+        finally:
+            self._restoring = restoring
+
+    def _build_plots(self):
+        self._grid = self.figure.add_gridspec(1, 2, width_ratios=self._split, wspace=0.0)
+        self._show_face()
+        gates = self.plots["gates"]
+        self._t_origin = int(round(float(gates.lines["x"].get_xdata()[0])))
+
+    def _show_face(self):
+        """Show the current cell's panels (built on first use) and name them in ``.plots``."""
+        kind = self.cell.kind
+        if kind not in self._faces:
+            left = self.figure.add_subfigure(self._grid[0])
+            right = self.figure.add_subfigure(self._grid[1])
+            gates = plots.plot_gates(self.trace, fig=left, gates=self.gates_shown)
+            _margins(left, left=0.7, right=0.1, bottom=0.55, top=0.2, hspace=0.45)
+            _fewer_ticks(gates)
+            cell_diagram = diagram.draw_cell(kind, ax=right.add_axes((0.0, 0.0, 1.0, 1.0)),
+                                             scale=1.0)
+            self._faces[kind] = (left, right, {"gates": gates, "diagram": cell_diagram})
+        for k, (left, right, _face) in self._faces.items():
+            left.set_visible(k == kind)
+            right.set_visible(k == kind)
+        self.plots = dict(self._faces[kind][2])
+        self._rings = {}
+
+    def _control_rows(self):
+        rows = super()._control_rows()
+        self._rows[self.cell.kind] = rows[:-1]
+        self._controls_row = rows[-1]
+        return rows
+
+    def _update_artists(self):
+        self._show_face()
+        super()._update_artists()
+        if not hasattr(self, "widget"):
+            return
+        kind = self.cell.kind
+        if kind not in self._rows:
+            *self._rows[kind], extra = super()._control_rows()
+            extra.close()                          # the controls' row is made once
+        children = (*self._rows[kind], self._controls_row, self.error_box, self._view)
+        if self.widget.children != children:
+            self.widget.children = children
+
+    def close(self):
+        for slider in self._sliders_made.values():
+            slider.close()
+        for rows in self._rows.values():
+            for row in rows:
+                row.close()
+        super().close()
+
+    def _state_repr(self):
+        return f"{self.switch}={self.controls[self.switch].value!r}, {super()._state_repr()}"
+
+
+GRU_DEFAULTS = {
+    "W_xr": 0.0, "W_hr": 0.0, "b_r": 2.0,      # r ~ 0.88: the candidate sees most of h_{t-1}
+    "W_xz": -4.0, "W_hz": 0.0, "b_z": 2.0,     # z ~ 0.88 (keep h) but 0.12 (write) at x = 1
+    "W_xg": 2.0, "W_hg": 1.0, "b_g": 0.0,      # g = tanh(2 x + r h): the value to write
+    "b_xg": 0.0, "b_hg": 0.0,                  # reset_after=True: b_xg takes b_g's place
+}
+"""The hand-set one-unit GRU the GRU explorer starts from (b_xg, b_hg only with reset_after)."""
+
+
+class GRUExplorer(_SwitchingCellExplorer):
+    """The GRU, one unit with one input: its gates r_t and z_t, and both candidate forms.
+
+    h_t = (1 - z_t) * g_t + z_t * h_{t-1}: z_t near 1 copies h_{t-1} forward, z_t near 0
+    writes the candidate g_t. The reset gate r_t decides how much of h_{t-1} the candidate
+    sees. Sliders: every parameter of ``GRUCell``; the Checkbox ``controls['reset_after']``
+    switches between the two forms of the candidate,
+    g_t = tanh(W_xg x_t + W_hg (r_t * h_{t-1}) + b_g) (False, Cho et al. 2014 and the source
+    documents) and g_t = tanh(W_xg x_t + b_xg + r_t * (W_hg h_{t-1} + b_hg)) (True, PyTorch's
+    and Keras's). The switch rebuilds the cell with the same weights; b_g and b_xg carry over
+    to each other and b_hg starts at its default. For one unit, W_hg (r_t h_{t-1}) equals
+    r_t (W_hg h_{t-1}): the two forms differ only by r_t * b_hg.
+
+    Panels: x, r, z, g and h over time (dashed: step t); the GRU diagram with step t's values,
+    and under it the candidate's equation in the form in use.
+
+    >>> ex = GRUExplorer()
+    >>> ex.sliders['b_z'].value = 6.0          # z_t ~ 1: h is copied forward
+    >>> bool(abs(ex.trace.h[-1, 0] - ex.trace.h[3, 0]) < 0.05)
+    True
+    >>> ex.controls['reset_after'].value = True
+    >>> list(ex.sliders)[-2:]
+    ['b_xg', 'b_hg']
+    >>> ex.close()
+    """
+
+    name = "gru"
+    switch = "reset_after"
+    renamed = {"b_xg": "b_g", "b_g": "b_xg"}
+    family_defaults = GRU_DEFAULTS
+    options = {**LSTMExplorer.options, "sequence": "pulse", "t": 4, "reset_after": False}
+
+    def _cell_for(self, choice):
+        return CELLS["gru"](1, 1, seed=self._seed,
+                            reset_after=choice)
+
+    def _make_controls(self):
+        return {**super()._make_controls(), "reset_after": widgets.Checkbox(
+            value=self.cell.reset_after, description="reset_after", indent=False,
+            layout=widgets.Layout(width="8em"))}
+
+    def _show_face(self):
+        super()._show_face()
+        diagram.show_gru_form(self.plots["diagram"], self.cell.reset_after)
+
+
+LSTM_FAMILY = tuple(kind for kind, cls in CELLS.items() if cls.has_cell_state)
+"""The kinds of the registered cells with a cell state c_t beside h_t: the LSTM family."""
+
+
+class LSTMVariantExplorer(_SwitchingCellExplorer):
+    """The LSTM family side by side: pick a variant and its sliders and diagram follow.
+
+    ``controls['variant']`` (a Dropdown over `LSTM_FAMILY`: the plain LSTM, peephole,
+    coupled and Greff et al.'s variants the package registers) swaps the one-unit cell.
+    Its sliders are the variant's own ``params``: the peephole variants add p_f, p_i, p_o
+    (0 by default, so a peephole starts out as the plain LSTM); the coupled cell has no
+    forget-gate weights (f_t = 1 - i_t); NIG, NFG, NOG drop a gate's weights. Weights the
+    old and new variants share keep their values. The LSTM weights start at LSTMExplorer's.
+
+    >>> ex = LSTMVariantExplorer()
+    >>> ex.sliders['W_xo'].value = -3.0
+    >>> ex.controls['variant'].value = 'nog'      # no output gate: o_t = 1
+    >>> 'W_xo' in ex.sliders, ex.sliders['W_xi'].value
+    (False, 4.0)
+    >>> ex.controls['variant'].value = 'peephole'
+    >>> ex.sliders['W_xo'].value, ex.sliders['p_o'].value     # W_xo is back at its default
+    (-4.0, 0.0)
+    >>> ex.close()
+    """
+
+    name = "variants"
+    switch = "variant"
+    family_defaults = {**OutputGateExplorer.defaults, "p_f": 0.0, "p_i": 0.0, "p_o": 0.0}
+    options = {**LSTMExplorer.options, "variant": "lstm"}
+
+    def _cell_for(self, choice):
+        if choice not in LSTM_FAMILY:
+            raise ValueError(f"variant must be one of {', '.join(LSTM_FAMILY)}; got {choice!r}")
+        return CELLS[choice](1, 1, seed=self._seed)
+
+    def _make_controls(self):
+        # each cell's own name for itself: its docstring's first line, up to the reference
+        labels = [(f"{kind}: {CELLS[kind].__doc__.split(' (')[0].strip().removeprefix('The ')}",
+                   kind) for kind in LSTM_FAMILY]
+        return {**super()._make_controls(), "variant": widgets.Dropdown(
+            options=labels, value=self.cell.kind, description="variant",
+            style={"description_width": "4em"}, layout=widgets.Layout(width="27em"))}
+
+
 EXPLORERS = {
     "forget": ForgetGateExplorer,
     "input": InputGateExplorer,
@@ -1827,5 +2070,7 @@ EXPLORERS = {
     "chain": ChainExplorer,
     "shapes": ShapesExplorer,
     "units": UnitExplorer,
+    "gru": GRUExplorer,
+    "variants": LSTMVariantExplorer,
 }
 """Every explorer by name, as the notebooks and tests look them up."""

@@ -175,7 +175,7 @@ def check_plots(ex):
                                    err_msg="product of forget gates")
         np.testing.assert_allclose(ex.plots["gates"].lines["f"].get_ydata(), trace.gates["f"][:, 0],
                                    err_msg="f line")
-    elif ex.name == "cell":
+    elif ex.name in ("cell", "gru", "variants"):
         check_cell_plots(ex)
     elif ex.name == "attention":
         check_attention_plots(ex)
@@ -231,7 +231,8 @@ def check_attention_plots(ex):
 
 def test_registry_names_every_explorer():
     assert set(NAMES) == {"forget", "input", "update", "output", "lstm", "cell", "rnn_memory",
-                          "memory_span", "attention", "chain", "shapes", "units"}
+                          "memory_span", "attention", "chain", "shapes", "units", "gru",
+                          "variants"}
     for name, cls in widgets.EXPLORERS.items():
         assert issubclass(cls, widgets.Explorer) and cls.name == name
 
