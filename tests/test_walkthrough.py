@@ -36,13 +36,22 @@ LATER = ("07_vanishing_gradients", "08_training_long_range", "09_variants", "10_
          "11_inside_a_trained_lstm", "12_which_gate_matters", "13_attention")
 
 # the explorer each notebook builds (lstm_lab.widgets class name); 00 and 90 show none
+# every main notebook from 01 on shows at least one explorer, each answering a question (00 and
+# the appendix notebooks 9x are exempt)
 EXPLORER_OF = {
-    "01_rnn_and_long_term_dependencies": "RNNMemoryExplorer",
-    "02_forget_gate": "ForgetGateExplorer",
-    "03_input_gate": "InputGateExplorer",
-    "04_cell_state_update": "CellUpdateExplorer",
-    "05_output_gate": "OutputGateExplorer",
-    "06_the_full_lstm": "LSTMExplorer",
+    "01_rnn_and_long_term_dependencies": ("ChainExplorer", "RNNMemoryExplorer"),
+    "02_forget_gate": ("ForgetGateExplorer",),
+    "03_input_gate": ("InputGateExplorer",),
+    "04_cell_state_update": ("CellUpdateExplorer",),
+    "05_output_gate": ("OutputGateExplorer",),
+    "06_the_full_lstm": ("LSTMExplorer",),
+    "07_vanishing_gradients": ("ChainExplorer", "MemorySpanExplorer"),
+    "08_training_long_range": ("TrainingExplorer",),
+    "09_variants": ("LSTMVariantExplorer", "GRUExplorer"),
+    "10_sequence_shapes": ("ShapesExplorer",),
+    "11_inside_a_trained_lstm": ("UnitExplorer",),
+    "12_which_gate_matters": ("LSTMVariantExplorer",),
+    "13_attention": ("AttentionExplorer",),
 }
 
 # Korean terms (from the source documents' glossary) that must appear in the markdown of the
@@ -199,23 +208,31 @@ def test_each_step_ends_with_questions_and_collapsed_model_answers(stem):
 
 
 @pytest.mark.parametrize("stem", EXPLORER_OF)
-def test_each_notebook_shows_its_explorer_with_saved_widget_state(stem):
+def test_each_notebook_shows_its_explorers_with_saved_widget_state(stem):
     nb = load(stem)
-    name = EXPLORER_OF[stem]
-    shown = []
-    for cell in code_cells(nb):
-        if f"widgets.{name}(" not in cell.source:
-            continue
-        for output in cell.outputs:
-            data = output.get("data", {})
-            if WIDGET_VIEW in data and data.get("text/plain", "").startswith(f"{name}("):
-                shown.append(data[WIDGET_VIEW]["model_id"])
-    assert shown, f"{stem}: no cell displays widgets.{name}() (a widget view with its repr)"
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-    for model_id in shown:
-        assert model_id in state, (
-            f"{stem}: the widget state of the {name} view is not saved in the notebook metadata; "
-            "re-execute with tools/execute_notebooks.py")
+    for name in EXPLORER_OF[stem]:
+        shown = []
+        for cell in code_cells(nb):
+            if f"widgets.{name}(" not in cell.source:
+                continue
+            for output in cell.outputs:
+                data = output.get("data", {})
+                if WIDGET_VIEW in data and data.get("text/plain", "").startswith(f"{name}("):
+                    shown.append(data[WIDGET_VIEW]["model_id"])
+        assert shown, f"{stem}: no cell displays widgets.{name}() (a widget view with its repr)"
+        for model_id in shown:
+            assert model_id in state, (
+                f"{stem}: the widget state of the {name} view is not saved in the notebook "
+                "metadata; re-execute with tools/execute_notebooks.py")
+
+
+def test_every_main_notebook_from_01_on_has_an_explorer():
+    main = sorted(p.stem for p in NOTEBOOKS.glob("[0-8][0-9]_*.ipynb")
+                  if not p.stem.startswith("00"))
+    assert main and sorted(EXPLORER_OF) == main, (
+        "every main notebook from 01 on (00 and the 9x appendices exempt) must show an explorer "
+        f"listed in EXPLORER_OF; missing: {sorted(set(main) - set(EXPLORER_OF))}")
 
 
 def test_stored_text_is_deterministic_and_holds_no_machine_paths(notebook):
