@@ -1185,16 +1185,17 @@ class TrainingExplorer(Explorer):
 
     Left panel: the training loss at every step of each run against the task's memoryless
     baseline, the latest run bold and the earlier ones faded, each labelled by its settings.
-    Right panel: how strongly the loss still depends on each input step, ||dL/dx_t|| for the
-    current model on a fixed batch: at initialisation, or after the last run. Changing any
-    setting starts a fresh model; everything is seeded, so the same settings give the same run.
+    Right panel: how strongly the loss of the next run's model at its start depends on each
+    input step, ||dL/dx_t|| on a fixed batch (largest = 1): the gradient that has to reach the
+    early steps before the model can learn to use them. Changing any setting starts a fresh
+    model; everything is seeded, so the same settings give the same run.
 
     While a run trains, the progress bar, the label (step k of n, loss) and the figure are
     updated every ``interval`` seconds and sent to the page as they are drawn. The notebook's
     interrupt (■, SIGINT to the kernel) stops a run cleanly: the model keeps its last completed
     step and its curve stays, marked as stopped.
 
-    >>> ex = TrainingExplorer(cell='gru', T=5, H=8)
+    >>> ex = TrainingExplorer(cell='gru', T=5, hidden_size=8)
     >>> hist = ex.train(steps=30)
     >>> len(hist.loss), ex.steps_done, ex.plots['loss'].lines[0].get_ydata().size
     (30, 30, 30)
@@ -1206,7 +1207,7 @@ class TrainingExplorer(Explorer):
     defaults = {"b_f": 1.0}
     options = {"cell": "lstm", "cells": ("rnn", "lstm", "gru"), "task": "adding", "T": 20,
                "hidden_size": 16, "steps": 600, "batch_size": 32, "lr": 2e-2, "seed": 0,
-               "max_T": 60, "max_hidden": 32, "interval": 0.3, "max_runs": 6}
+               "max_T": 60, "max_hidden": 32, "interval": 0.4, "max_runs": 6}
     figsize = (9.0, 3.5)
     _tasks = ("adding", "copy")
     _grad_floor = 1e-8
