@@ -650,9 +650,9 @@ def fit(
     schedule : callable (step, steps) -> learning-rate factor; default constant.
     progress : 'auto', 'widget', 'text' or 'off' (see ``Progress``).
     threads : BLAS threads while training (see ``blas_threads``); None leaves them alone.
-    callback : called as ``callback(hist)`` after every completed step (its update written,
-        its evaluation done), with the History so far: a live plot, a progress label. If it
-        returns True, training stops there (``hist.message`` says so).
+    callback : called as ``callback(hist)`` before the first step and after every completed
+        step (its update written, its evaluation done), with the History so far: a live plot,
+        a progress label. If it returns True, training stops there (``hist.message`` says so).
 
     Examples
     --------
@@ -727,7 +727,8 @@ def fit(
     start = time.perf_counter()
     try:
         with blas_threads(threads):
-            for step in range(1, steps + 1):
+            first = steps + 1 if callback is not None and callback(hist) else 1
+            for step in range(first, steps + 1):
                 loss = train_step(step)
                 if hist.diverged:
                     break

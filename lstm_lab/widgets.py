@@ -1273,24 +1273,22 @@ class TrainingExplorer(Explorer):
         return kind, c["T"].value, c["H"].value, b_f
 
     def _build_model(self, settings):
-        """A fresh model at initialisation for `settings`, and the fixed batch it is probed on."""
+        """A fresh model at initialisation for `settings`, and how its loss depends on x_t."""
         kind, T, H, b_f = settings
         seed = self._opts["seed"]
-        self.task = self._make_task(T)
+        task = self._make_task(T)
         extra = {"forget_bias": b_f} if CELLS[kind].takes_forget_bias else {}
-        cell = CELLS[kind](self.task.input_size, H, seed=seed, **extra)
-        self.model = SequenceModel(cell, self.task.output_size, many_to_one=self.task.many_to_one,
-                                   seed=seed)
-        self.cell = cell
-        self._model_settings = (kind, T, H, b_f)
-        self.steps_done = 0
+        cell = CELLS[kind](task.input_size, H, seed=seed, **extra)
+        model = SequenceModel(cell, task.output_size, many_to_one=task.many_to_one, seed=seed)
         # how strongly the loss depends on each input step at the start, on a fixed batch
-        x, y = self.task.sample(16, np.random.default_rng([seed, 2]))
-        trace = self.model.forward(x)
-        self.start_loss, dy = self.task.loss(trace.output, y)
-        dx = self.model.backward(trace, dy)["x"]
+        x, y = task.sample(16, np.random.default_rng([seed, 2]))
+        trace = model.forward(x)
+        loss, dy = task.loss(trace.output, y)
+        dx = model.backward(trace, dy)["x"]
         g = np.sqrt(np.sum(dx * dx, axis=(1, 2)))                 # ||dL/dx_t||, (T,)
-        self.input_grad = g / max(float(g.max()), 1e-300)
+        self.__dict__.update(                  # all at once: Stop cannot split the settings
+            task=task, model=model, cell=cell, _model_settings=(kind, T, H, b_f),
+            steps_done=0, start_loss=loss, input_grad=g / max(float(g.max()), 1e-300))
 
     def _make_controls(self):
         style = {"description_width": "1.5em"}
@@ -1344,56 +1342,74 @@ class TrainingExplorer(Explorer):
         """
         steps = self._steps if steps is None else _positive_int(steps, "steps")
         self._show_error(None)
-        self._build_model(self._settings())
-        run = {"label": self._label(), "color": CELLS[self._model_settings[0]].color,
-               "losses": np.empty(0), "steps": steps}
-        self._runs = [run, *self._runs][: self._opts["max_runs"]]
-        optimizer = Adam(self.model.params, lr=self._opts["lr"])
-        seen = {"hist": None, "shown": -np.inf}
+        run = {"hist": None, "optimizer": None, "frozen": [], "shown": -np.inf, "steps": steps}
         start = time.perf_counter()
 
         def tick(hist):
-            seen["hist"] = hist
+            run["hist"] = hist
             now = time.perf_counter()
-            if now - seen["shown"] >= self._opts["interval"]:
-                seen["shown"] = now
-                self._show_progress(run, hist.loss[: optimizer.t], steps, "step")
+            if now - run["shown"] >= self._opts["interval"]:
+                run["shown"] = now
+                self._show_progress(run, "step")
             return seconds is not None and now - start >= seconds
 
-        self.progress.max = steps
-        enabled = self._freeze()
-        outcome, hist = "interrupted", None
+        outcome = "interrupted"
         try:
-            hist = fit(self.model, self.task, steps, batch_size=self._batch, optimizer=optimizer,
-                       clip=1.0, eval_every=steps, seed=self._opts["seed"], progress="off",
-                       callback=tick)
+            self._freeze(run["frozen"])
+            self._build_model(self._settings())
+            run.update(label=self._label(), color=CELLS[self._model_settings[0]].color,
+                       losses=np.empty(0))
+            self._runs = [run, *self._runs][: self._opts["max_runs"]]
+            run["optimizer"] = Adam(self.model.params, lr=self._opts["lr"])
+            self.progress.max = steps
+            fit(self.model, self.task, steps, batch_size=self._batch, optimizer=run["optimizer"],
+                clip=1.0, eval_every=steps, seed=self._opts["seed"], progress="off",
+                callback=tick)
             outcome = "done"
         except Exception as exc:               # shown in the widget, like a slider's error
             outcome = exc
         finally:
-            with interrupts_deferred():        # a second ■ waits until the run is put away
-                self._end_run(run, seen["hist"] if hist is None else hist, optimizer, steps,
-                              outcome, enabled)
-        return hist
+            self._end_run(run, outcome)
+        return run["hist"] if outcome == "done" else None
 
-    def _end_run(self, run, hist, optimizer, steps, outcome, enabled):
-        """Draw what the run reached (its completed steps) and say how it ended."""
-        self._unfreeze(enabled)
-        self.steps_done = optimizer.t
-        losses = [] if hist is None else hist.loss[: optimizer.t]
+    def _end_run(self, run, outcome):
+        """Put the run away with Stop held off (a Stop that comes before that is caught first
+        and delivered after): controls back, the completed steps drawn, how it ended said."""
+        pending = False
+        while True:
+            try:
+                with interrupts_deferred():
+                    self._finish_run(run, outcome)
+                break
+            except KeyboardInterrupt:
+                pending = True
+        if pending:
+            raise KeyboardInterrupt
+
+    def _finish_run(self, run, outcome):
+        for w in run["frozen"]:
+            w.disabled = False
+        run["frozen"] = []
+        hist, optimizer = run["hist"], run["optimizer"]
+        if "label" not in run:                 # stopped before the run began
+            how = "failed" if isinstance(outcome, Exception) else "stopped"
+            self.status.value = f"<code>{how} before the first step</code>"
+            if isinstance(outcome, Exception):
+                self._show_error(outcome)
+            return
+        done = self.steps_done = 0 if optimizer is None else optimizer.t
         if outcome == "done":
-            metric = f", held-out {hist.metric} {hist.final:.4f}" if hist.final is not None else ""
-            how = "diverged at" if hist.diverged else "done:"
-            word = f"{how} {optimizer.t} steps in {hist.seconds:.1f} s{metric}"
+            metric = "" if hist.final is None else f", held-out {hist.metric} {hist.final:.4f}"
+            how = "diverged after" if hist.diverged else "done:"
+            word = f"{how} {done} steps in {hist.seconds:.1f} s{metric}"
         elif outcome == "interrupted":
-            run["label"] += f" (stopped at {optimizer.t})"
-            word = (f"stopped at step {optimizer.t} of {steps} (interrupted); the model keeps "
-                    "that step")
+            run["label"] += f" (stopped at {done})"
+            word = f"stopped at step {done} of {run['steps']} (interrupted); the model keeps it"
         else:
             run["label"] += " (failed)"
-            word = f"failed at step {optimizer.t + 1}"
+            word = f"failed in step {done + 1}"
         try:
-            self._show_progress(run, losses, steps, word)
+            self._show_progress(run, word)
             self._update_artists()
             self._draw()
         except Exception as exc:
@@ -1401,13 +1417,15 @@ class TrainingExplorer(Explorer):
         if isinstance(outcome, Exception):
             self._show_error(outcome)
 
-    def _show_progress(self, run, losses, steps, word):
-        """The progress bar, its label and the run's curve, drawn and sent to the page now."""
+    def _show_progress(self, run, word):
+        """The progress bar, its label and the run's curve (its completed steps), shown now."""
+        hist, optimizer = run["hist"], run["optimizer"]
+        k = 0 if hist is None or optimizer is None else optimizer.t
+        losses = [] if hist is None else hist.loss[:k]
         run["losses"] = np.asarray(losses, dtype=float)
-        k = len(losses)
-        self.progress.value = min(k, steps)
-        last = f", loss {losses[-1]:.4f}" if k else ""
-        text = f"step {k} of {steps}{last}" if word == "step" else f"{word}{last}"
+        self.progress.value = min(len(losses), run["steps"])
+        last = f", loss {losses[-1]:.4f}" if losses else ""
+        text = f"step {len(losses)} of {run['steps']}{last}" if word == "step" else f"{word}{last}"
         self.status.value = f"<code>{html.escape(text)}</code>"
         self._update_runs()
         self._draw_now()
@@ -1424,18 +1442,13 @@ class TrainingExplorer(Explorer):
         else:
             self._draw()
 
-    def _freeze(self):
-        """Disable every control while a run trains (clicks would wait until it ends)."""
-        controls = [*self.sliders.values(), *(c for c in self.controls.values()
-                                               if hasattr(c, "disabled"))]
-        enabled = [w for w in controls if not w.disabled]
-        for w in enabled:
-            w.disabled = True
-        return enabled
-
-    def _unfreeze(self, enabled):
-        for w in enabled:
-            w.disabled = False
+    def _freeze(self, frozen):
+        """Disable every control while a run trains (a click would wait until it ended);
+        each one goes into `frozen` before it is disabled, so that it can be enabled again."""
+        for w in [*self.sliders.values(), *self.controls.values()]:
+            if hasattr(w, "disabled") and not w.disabled:
+                frozen.append(w)
+                w.disabled = True
 
     def _train_clicked(self):
         try:
