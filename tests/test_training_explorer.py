@@ -189,19 +189,17 @@ def test_interrupted_anywhere_the_model_is_at_a_completed_step(make):
     for k in range(1, steps + 1):
         refs[k] = {n: v for n, v in reference_run("lstm", k)[0].params.items()}
     losses = reference_run("lstm", steps)[1].loss
-    probe = make()
-    points = trace_points(lambda: probe.train(steps=steps))
-    for n in points:
-        ex = make()
+    ex = make()
+    points = trace_points(lambda: ex.train(steps=steps))
+    for n in points:                  # the same explorer throughout: it goes on working
         with contextlib.suppress(KeyboardInterrupt), interrupted_at(n):
             ex.train(steps=steps)
         k = ex.steps_done
         assert same_params(params_of(ex), refs[k]), f"call {n}: not the params of step {k}"
         assert ex.error is None, (n, ex.error)
         assert not any(w.disabled for w in (*ex.sliders.values(), *ex.controls.values())), n
-        if ex._runs:
+        if ex._runs and ex._runs[0]["optimizer"] is not None:
             np.testing.assert_array_equal(current_curve(ex), losses[:k], err_msg=f"call {n}")
-        ex.close()
     assert len(points) > 100
 
 
