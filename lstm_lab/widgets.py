@@ -1489,9 +1489,13 @@ class TrainingExplorer(Explorer):
         self._baseline_text.set_y(self.task.baseline() * 1.08)
         lines = [ax.plot([], [], lw=1.0)[0] for _ in range(self._opts["max_runs"])]
         self.plots["loss"] = _Curves(ax, lines)
+        self._hint = ax.text(0.5, 0.6, "press Train", color="0.45", ha="center", va="center",
+                             transform=ax.transAxes)
         ax.yaxis.set_minor_locator(NullLocator())
         ax_grad.set_yscale("log")
         ax_grad.set_ylim(self._grad_floor / 3, 3.0)       # fixed: the slope is what changes
+        decades = np.logspace(np.log10(self._grad_floor), 0, 5)      # every other decade
+        ax_grad.yaxis.set_major_locator(FixedLocator(decades))
         ax_grad.set_xlabel("input step $t$")
         ax_grad.set_title(r"at the start: $\|\partial L / \partial x_t\|$, largest = 1",
                           fontsize=10)
@@ -1507,10 +1511,9 @@ class TrainingExplorer(Explorer):
         line.set_color(CELLS[self._model_settings[0]].color)
         ax.set_xlim(0.5, g.size + 0.5)
         b_f = self._model_settings[3]
-        forget = "" if b_f is None else rf", $\sigma(b_f)$ = {1 / (1 + np.exp(-b_f)):.2f}"
+        forget = "" if b_f is None else f" (σ(b_f) = {1 / (1 + np.exp(-b_f)):.2f})"
         self.plots["loss"].ax.set_title(
-            f"next run: {self._label()}{forget}; loss at the start {self.start_loss:.3f}",
-            fontsize=10)
+            f"next: {self._label()}{forget}, loss at start {self.start_loss:.3f}", fontsize=10)
 
     def _update_runs(self):
         """The runs' curves (newest bold), the legend when the runs changed, the axis limits."""
@@ -1533,6 +1536,7 @@ class TrainingExplorer(Explorer):
             else:
                 line.set_data([], [])
                 line.set_visible(False)
+        self._hint.set_visible(not self._runs)
         labels = tuple(run["label"] for run in self._runs)
         if self._drawn.get("labels") != labels:
             self._drawn["labels"] = labels
