@@ -274,7 +274,10 @@ def test_the_button_trains_and_an_interrupt_ends_it_quietly(make):
     ex.controls["train"].click()
     assert ex.steps_done == 600 and ex.error is None
     with failing([(train.Adam, "step")], 4, KeyboardInterrupt()):
-        ex.controls["train"].click()                   # the click handler swallows it
+        try:
+            ex.controls["train"].click()               # the click handler swallows it
+        except KeyboardInterrupt:
+            pytest.fail("the Train button let the interrupt out")
     assert ex.steps_done == 3 and "stopped at step 3" in ex.status.value
 
 
@@ -336,3 +339,20 @@ def test_under_ipympl_a_run_sends_its_pictures_while_it_trains():
                          env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert int(out.stdout.split()[-1]) >= 7, out.stdout     # step 0 to step 6
+
+
+def test_fit_calls_back_before_the_first_step_and_after_every_step():
+    def model():
+        return train.SequenceModel(ll.GRUCell(2, 3, seed=0), 1, seed=0)
+
+    calls = []
+    hist = train.fit(model(), AddingTask(T=4), 5, batch_size=4, progress="off",
+                     callback=lambda h: calls.append((h.steps, len(h.loss))))
+    assert calls == [(k, k) for k in range(6)] and hist.steps == 5
+    hist = train.fit(model(), AddingTask(T=4), 5, batch_size=4, progress="off",
+                     callback=lambda h: h.steps >= 2)
+    assert hist.steps == 2 and hist.message == "stopped by the callback after 2 steps"
+    calls = []
+    hist = train.fit(model(), AddingTask(T=4), 50, batch_size=4, eval_every=1, target=10.0,
+                     progress="off", callback=lambda h: calls.append(h.steps))
+    assert hist.reached and calls == [0, 1], "the step that reached the target is reported too"
