@@ -16,6 +16,7 @@ import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from test_faults import failing, interrupted_at, trace_points  # noqa: E402
+from test_widgets import pixels  # noqa: E402
 
 import lstm_lab as ll  # noqa: E402
 from lstm_lab import train, widgets  # noqa: E402
@@ -27,21 +28,14 @@ SMALL = {"T": 5, "hidden_size": 4, "interval": 1e9}    # quick runs; draw only a
 
 @pytest.fixture
 def make():
-    made = []
+    """Build training explorers (small by default) and close them after the test."""
+    with contextlib.ExitStack() as made:
+        def _make(**kwargs):
+            ex = widgets.TrainingExplorer(**{**SMALL, **kwargs})
+            made.callback(ex.close)
+            return ex
 
-    def _make(**kwargs):
-        ex = widgets.TrainingExplorer(**{**SMALL, **kwargs})
-        made.append(ex)
-        return ex
-
-    yield _make
-    for ex in made:
-        ex.close()
-
-
-def pixels(ex):
-    ex.figure.canvas.draw()
-    return np.asarray(ex.figure.canvas.buffer_rgba()).copy()
+        yield _make
 
 
 def params_of(ex):
