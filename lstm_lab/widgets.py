@@ -1473,6 +1473,11 @@ class TrainingExplorer(Explorer):
     def _ready_text(self):
         return f"<code>press Train: {self._steps} steps</code>"
 
+    def close(self):
+        self.progress.close()
+        self.status.close()
+        super().close()
+
     # -- the figure ----------------------------------------------------------------------------
 
     def _build_plots(self):
