@@ -630,6 +630,7 @@ def fit(
     progress="auto",
     description=None,
     threads=1,
+    callback=None,
 ):
     """Train ``model`` on fresh batches from ``task`` (``lstm_lab.tasks``); return a ``History``.
 
@@ -649,6 +650,9 @@ def fit(
     schedule : callable (step, steps) -> learning-rate factor; default constant.
     progress : 'auto', 'widget', 'text' or 'off' (see ``Progress``).
     threads : BLAS threads while training (see ``blas_threads``); None leaves them alone.
+    callback : called as ``callback(hist)`` before the first step and after every completed
+        step (its update written, its evaluation done), with the History so far: a live plot,
+        a progress label. If it returns True, training stops there (``hist.message`` says so).
 
     Examples
     --------
@@ -723,7 +727,8 @@ def fit(
     start = time.perf_counter()
     try:
         with blas_threads(threads):
-            for step in range(1, steps + 1):
+            first = steps + 1 if callback is not None and callback(hist) else 1
+            for step in range(first, steps + 1):
                 loss = train_step(step)
                 if hist.diverged:
                     break
@@ -733,12 +738,16 @@ def fit(
                         break
                     if target is not None and task.reached(value, target):
                         hist.reached = True
-                        break
                 last = hist.final
                 bar.update(
                     step,
                     f"loss {loss:.4f}" + ("" if last is None else f", {task.metric} {last:.4f}"),
                 )
+                if callback is not None and callback(hist) and not hist.reached:
+                    hist.message = f"stopped by the callback after {step} steps"
+                    break
+                if hist.reached:
+                    break
     finally:
         hist.seconds = time.perf_counter() - start
         optimizer.lr = base_lr

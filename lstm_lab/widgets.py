@@ -41,6 +41,7 @@ import base64
 import html
 import io
 import itertools
+import time
 import traceback
 import warnings
 from functools import partial
@@ -60,14 +61,16 @@ from ._atomic import commit, interrupts_deferred
 from ._checks import as_real_array
 from .cells import CELLS, LSTMCell, RNNCell
 from .symbols import ACTIVATION_OF
+from .tasks import AddingTask, CopyTask
+from .train import Adam, SequenceModel, fit
 
 __all__ = [
     "EXPLORERS", "GRU_DEFAULTS", "LSTM_DEFAULTS", "LSTM_FAMILY", "SEQUENCES",
     "AttentionExplorer", "CellExplorer", "CellUpdateExplorer", "ChainExplorer", "Explorer",
     "ForgetGateExplorer", "GRUExplorer", "InputGateExplorer", "LSTMExplorer",
     "LSTMVariantExplorer", "MemorySpanExplorer", "OutputGateExplorer", "RNNMemoryExplorer",
-    "ShapesExplorer", "UnitExplorer", "input_sequence", "rnn_input_jacobian_norms",
-    "shape_forward",
+    "ShapesExplorer", "TrainingExplorer", "UnitExplorer", "input_sequence",
+    "rnn_input_jacobian_norms", "shape_forward",
 ]
 
 # ------------------------------------------------------------------------------- input sequences
@@ -508,22 +511,23 @@ class Explorer:
 
     def reset(self):
         """Every slider and control back to its default, then one update."""
-        def work():
-            self._holding = True
-            try:
-                if "play" in self.controls:
-                    self.controls["play"].playing = False
-                for name, slider in self.sliders.items():
-                    slider.value = self._param_defaults[name]
-                    self._apply_param(name, self._param_defaults[name])
-                for name, value in self._control_defaults.items():
-                    self.controls[name].value = value
-            finally:
-                self._holding = False
-            self.recompute()
-            self._update_artists()
-            self._draw()
-        self._guarded(work)
+        self._guarded(self._reset_work)
+
+    def _reset_work(self):
+        self._holding = True
+        try:
+            if "play" in self.controls:
+                self.controls["play"].playing = False
+            for name, slider in self.sliders.items():
+                slider.value = self._param_defaults[name]
+                self._apply_param(name, self._param_defaults[name])
+            for name, value in self._control_defaults.items():
+                self.controls[name].value = value
+        finally:
+            self._holding = False
+        self.recompute()
+        self._update_artists()
+        self._draw()
 
     # -- display -----------------------------------------------------------------------------
 
@@ -2057,6 +2061,419 @@ class LSTMVariantExplorer(_SwitchingCellExplorer):
             style={"description_width": "4em"}, layout=widgets.Layout(width="27em"))}
 
 
+# ------------------------------------------------------------------------ training explorer
+
+
+def _cell_label(kind):
+    """A cell's name in the dropdown and the run labels: its class name without 'Cell'."""
+    name = CELLS[kind].__name__
+    return name[:-4] if name.endswith("Cell") else name
+
+
+class TrainingExplorer(Explorer):
+    """Train a cell on a long-range task for a few seconds and watch its loss (notebook 08).
+
+    The model is a cell with a linear readout (``train.SequenceModel``) on the adding problem
+    of length T (``task='copy'``: the copy task with a delay of T, 3 symbols from 4). Controls:
+    'cell' (the cells named in ``cells``, by default the plain RNN, the LSTM and the GRU), 'T',
+    'H' (the hidden size), 'train' (a button: ``steps`` steps of ``train.fit``, Adam with
+    learning rate ``lr``, gradient norm clipped at 1, batches of ``batch_size``), 'clear'
+    (forget the earlier runs) and 'reset'. The slider 'b_f' is the forget-gate bias the cell
+    starts from, for the cells that take one (``takes_forget_bias``); it is disabled for the
+    others.
+
+    Left panel: the training loss at every step of each run against the task's memoryless
+    baseline, the latest run bold and the earlier ones faded, each labelled by its settings.
+    Right panel: how strongly the loss of the next run's model at its start depends on each
+    input step, ||dL/dx_t|| on a fixed batch (largest = 1): the gradient that has to reach the
+    early steps before the model can learn to use them. Changing any setting starts a fresh
+    model; everything is seeded, so the same settings give the same run.
+
+    While a run trains, the progress bar, the label (step k of n, loss) and the figure are
+    updated every ``interval`` seconds and sent to the page as they are drawn. The notebook's
+    interrupt (■, SIGINT to the kernel) stops a run cleanly: the model keeps its last completed
+    step and its curve stays, marked as stopped.
+
+    >>> ex = TrainingExplorer(cell='gru', T=5, hidden_size=8)
+    >>> hist = ex.train(steps=30)
+    >>> len(hist.loss), ex.steps_done, ex.plots['loss'].lines[0].get_ydata().size
+    (30, 30, 30)
+    >>> ex.close()
+    """
+
+    name = "training"
+    slider_names = ("b_f",)
+    defaults = {"b_f": 1.0}
+    options = {"cell": "lstm", "cells": ("rnn", "lstm", "gru"), "task": "adding", "T": 20,
+               "hidden_size": 16, "steps": 600, "batch_size": 32, "lr": 2e-2, "seed": 0,
+               "max_T": 60, "max_hidden": 32, "interval": 0.4, "max_runs": 6}
+    figsize = (9.0, 3.5)
+    _tasks = ("adding", "copy")
+    _grad_floor = 1e-8
+    _smooth = 15                                   # steps averaged in an earlier run's curve
+    _styles = ("--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)), (0, (1, 3)))
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.progress = widgets.IntProgress(value=0, min=0, max=self._steps, description="",
+                                            layout=widgets.Layout(width="14em"))
+        self.status = widgets.HTML(value=self._ready_text())
+        controls = self.controls
+        self.widget.children = (
+            widgets.HBox([controls["cell"], controls["T"], controls["H"], self.sliders["b_f"]],
+                         layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.HBox([controls["train"], controls["clear"], controls["reset"], self.progress,
+                          self.status], layout=widgets.Layout(align_items="center",
+                                                              flex_flow="row wrap")),
+            self.error_box, self._view)
+
+    # -- settings and the model ------------------------------------------------------------------
+
+    def _make_cell(self):
+        o = self._opts
+        if o["task"] not in self._tasks:
+            raise ValueError(f"task must be 'adding' or 'copy'; got {o['task']!r}")
+        self._cells = tuple(o["cells"])
+        bad = [k for k in self._cells if k not in CELLS]
+        if bad or not self._cells:
+            raise ValueError(f"cells must name cells among {', '.join(CELLS)}; got {o['cells']!r}")
+        if o["cell"] not in self._cells:
+            raise ValueError(f"cell must be one of {', '.join(self._cells)}; got {o['cell']!r}")
+        self._max_T = _positive_int(o["max_T"], "max_T")
+        self._max_H = _positive_int(o["max_hidden"], "max_hidden")
+        T, H = _positive_int(o["T"], "T"), _positive_int(o["hidden_size"], "hidden_size H")
+        if not 2 <= T <= self._max_T or H > self._max_H:
+            raise ValueError(f"T must lie in 2..{self._max_T} and H in 1..{self._max_H}; "
+                             f"got T={T}, H={H}")
+        self._steps = _positive_int(o["steps"], "steps")
+        self._batch = _positive_int(o["batch_size"], "batch_size")
+        if not (isinstance(o["lr"], (int, float)) and np.isfinite(o["lr"]) and o["lr"] > 0):
+            raise ValueError(f"lr must be a positive number; got {o['lr']!r}")
+        self._runs = []
+        self._drawn = {}                 # what the legend shows; kept through a roll-back
+        self._build_model((o["cell"], T, H, self._param_defaults["b_f"]))
+        return self.model.cell
+
+    def _apply_param(self, name, value):
+        """b_f lives in its slider; ``recompute`` builds the model from it."""
+        if not np.isfinite(value):
+            raise ValueError(f"{name} must be finite; got {value}")
+
+    def _make_task(self, T):
+        if self._opts["task"] == "copy":
+            return CopyTask(T=T, n_symbols=4, length=3)
+        return AddingTask(T=T)
+
+    def _settings(self):
+        """(cell kind, T, H, b_f or None when the cell takes no forget bias)."""
+        c = self.controls
+        kind = c["cell"].value
+        b_f = self.sliders["b_f"].value if CELLS[kind].takes_forget_bias else None
+        return kind, c["T"].value, c["H"].value, b_f
+
+    def _build_model(self, settings):
+        """A fresh model at initialisation for `settings`, and how its loss depends on x_t."""
+        kind, T, H, b_f = settings
+        seed = self._opts["seed"]
+        task = self._make_task(T)
+        extra = {"forget_bias": b_f} if CELLS[kind].takes_forget_bias else {}
+        cell = CELLS[kind](task.input_size, H, seed=seed, **extra)
+        model = SequenceModel(cell, task.output_size, many_to_one=task.many_to_one, seed=seed)
+        # how strongly the loss depends on each input step at the start, on a fixed batch
+        x, y = task.sample(16, np.random.default_rng([seed, 2]))
+        trace = model.forward(x)
+        loss, dy = task.loss(trace.output, y)
+        dx = model.backward(trace, dy)["x"]
+        g = np.sqrt(np.sum(dx * dx, axis=(1, 2)))                 # ||dL/dx_t||, (T,)
+        self.__dict__.update(                  # all at once: Stop cannot split the settings
+            task=task, model=model, cell=cell, _model_settings=(kind, T, H, b_f),
+            steps_done=0, start_loss=loss, input_grad=g / max(float(g.max()), 1e-300))
+
+    def _make_controls(self):
+        style = {"description_width": "1.5em"}
+        return {
+            "cell": widgets.Dropdown(options=[(_cell_label(k), k) for k in self._cells],
+                                     value=self._opts["cell"], description="cell",
+                                     style={"description_width": "2.5em"},
+                                     layout=widgets.Layout(width="11em")),
+            "T": widgets.IntSlider(value=self._opts["T"], min=2, max=self._max_T,
+                                   description="T", style=style,
+                                   layout=widgets.Layout(width="17em")),
+            "H": widgets.IntSlider(value=self._opts["hidden_size"], min=1, max=self._max_H,
+                                   description="H", style=style,
+                                   layout=widgets.Layout(width="15em")),
+            "train": widgets.Button(description="Train", icon="play", button_style="primary",
+                                    tooltip=f"train {self._steps} steps from the start; "
+                                            "■ (interrupt the kernel) stops",
+                                    layout=widgets.Layout(width="7.5em")),
+            "clear": widgets.Button(description="Clear", icon="trash",
+                                    tooltip="forget the runs drawn so far",
+                                    layout=widgets.Layout(width="7em")),
+        }
+
+    def _observe_control(self, name, control):
+        if name == "train":
+            control.on_click(lambda _button: self._train_clicked())
+        elif name == "clear":
+            control.on_click(lambda _button: self.clear())
+        else:
+            super()._observe_control(name, control)
+
+    def recompute(self):
+        settings = self._settings()
+        if settings != self._model_settings:
+            self._build_model(settings)
+        self.sliders["b_f"].disabled = settings[3] is None
+
+    # -- training ------------------------------------------------------------------------------
+
+    def _label(self, settings=None):
+        kind, T, H, b_f = settings or self._model_settings
+        return f"{_cell_label(kind)} T={T} H={H}" + ("" if b_f is None else f" b_f={b_f:.2f}")
+
+    def train(self, steps=None, seconds=None):
+        """Train a fresh model with the current settings; returns the ``train.History``.
+
+        ``steps`` steps (the explorer's ``steps`` by default), stopping early after ``seconds``
+        seconds when given. The loss curve, the progress bar and its label follow the run. An
+        error is shown in the widget (and None returned); an interrupt (■) ends the run with
+        the model at its last completed step and its curve drawn, then goes on.
+        """
+        steps = self._steps if steps is None else _positive_int(steps, "steps")
+        self._show_error(None)
+        run = {"hist": None, "optimizer": None, "frozen": [], "shown": -np.inf, "steps": steps}
+        start = time.perf_counter()
+
+        def tick(hist):
+            run["hist"] = hist
+            now = time.perf_counter()
+            if now - run["shown"] >= self._opts["interval"]:
+                run["shown"] = now
+                self._show_progress(run, "step")
+            return seconds is not None and now - start >= seconds
+
+        outcome = "interrupted"
+        try:
+            self._freeze(run["frozen"])
+            self._build_model(self._settings())
+            run.update(label=self._label(), color=CELLS[self._model_settings[0]].color,
+                       losses=np.empty(0))
+            self._runs = [run, *self._runs][: self._opts["max_runs"]]
+            run["optimizer"] = Adam(self.model.params, lr=self._opts["lr"])
+            self.progress.max = steps
+            fit(self.model, self.task, steps, batch_size=self._batch, optimizer=run["optimizer"],
+                clip=1.0, eval_every=steps, seed=self._opts["seed"], progress="off",
+                callback=tick)
+            outcome = "done"
+        except Exception as exc:               # shown in the widget, like a slider's error
+            outcome = exc
+        finally:
+            self._end_run(run, outcome)
+        return run["hist"] if outcome == "done" else None
+
+    def _end_run(self, run, outcome):
+        """Put the run away with Stop held off (a Stop that comes before that is caught first
+        and delivered after): controls back, the completed steps drawn, how it ended said."""
+        pending = False
+        while True:
+            try:
+                with interrupts_deferred():
+                    self._finish_run(run, outcome)
+                break
+            except KeyboardInterrupt:
+                pending = True
+        if pending:
+            raise KeyboardInterrupt
+
+    def _finish_run(self, run, outcome):
+        for w in run["frozen"]:
+            w.disabled = False
+        run["frozen"] = []
+        hist, optimizer = run["hist"], run["optimizer"]
+        if "label" not in run:                 # stopped before the run began
+            how = "failed" if isinstance(outcome, Exception) else "stopped"
+            self.status.value = f"<code>{how} before the first step</code>"
+            if isinstance(outcome, Exception):
+                self._show_error(outcome)
+            return
+        done = self.steps_done = 0 if optimizer is None else optimizer.t
+        if outcome == "done":
+            metric = "" if hist.final is None else f", held-out {hist.metric} {hist.final:.4f}"
+            how = "diverged after" if hist.diverged else "done:"
+            word = f"{how} {done} steps in {hist.seconds:.1f} s{metric}"
+        elif outcome == "interrupted":
+            run["label"] += f" (stopped at {done})"
+            word = f"stopped at step {done} of {run['steps']} (interrupted); the model keeps it"
+        else:
+            run["label"] += " (failed)"
+            word = f"failed in step {done + 1}"
+        try:
+            self._show_progress(run, word)
+            self._update_artists()
+            self._draw()
+        except Exception as exc:
+            outcome = exc
+        if isinstance(outcome, Exception):
+            self._show_error(outcome)
+
+    def _show_progress(self, run, word):
+        """The progress bar, its label and the run's curve (its completed steps), shown now."""
+        hist, optimizer = run["hist"], run["optimizer"]
+        k = 0 if hist is None or optimizer is None else optimizer.t
+        losses = [] if hist is None else hist.loss[:k]
+        run["losses"] = np.asarray(losses, dtype=float)
+        self.progress.value = min(len(losses), run["steps"])
+        last = f", loss {losses[-1]:.4f}" if losses else ""
+        text = f"step {len(losses)} of {run['steps']}{last}" if word == "step" else f"{word}{last}"
+        self.status.value = f"<code>{html.escape(text)}</code>"
+        self._update_runs()
+        self._draw_now()
+
+    def _draw_now(self):
+        """Draw and show the figure at once, without waiting for the kernel to be idle.
+
+        Under ipympl ``draw_idle`` asks the page to ask back for a picture, which a busy
+        kernel answers only when it is done; ``canvas.draw()`` renders and sends it now.
+        """
+        canvas = self.figure.canvas
+        if self._ipympl and not getattr(canvas, "syncing_data_url", True):
+            canvas.draw()
+        else:
+            self._draw()
+
+    def _freeze(self, frozen):
+        """Disable every control while a run trains (a click would wait until it ended);
+        each one goes into `frozen` before it is disabled, so that it can be enabled again."""
+        for w in [*self.sliders.values(), *self.controls.values()]:
+            if hasattr(w, "disabled") and not w.disabled:
+                frozen.append(w)
+                w.disabled = True
+
+    def _train_clicked(self):
+        try:
+            self.train()
+        except KeyboardInterrupt:
+            pass            # the run ended where ■ caught it; the label says so
+
+    def clear(self):
+        """Forget the runs drawn so far (the current model stays)."""
+        def work():
+            self._runs = []
+            self._update_artists()
+            self._draw()
+        self._guarded(work)
+
+    def _reset_work(self):
+        self._runs = []
+        self.progress.value = 0
+        self.status.value = self._ready_text()
+        super()._reset_work()
+
+    def _ready_text(self):
+        return f"<code>press Train: {self._steps} steps</code>"
+
+    def close(self):
+        self.progress.close()
+        self.status.close()
+        super().close()
+
+    # -- the figure ----------------------------------------------------------------------------
+
+    def _build_plots(self):
+        ax, ax_grad = self.figure.subplots(1, 2, width_ratios=(1.55, 1.0))
+        _margins(self.figure, left=0.75, right=0.2, bottom=0.5, top=0.3, wspace=0.3)
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        loss = "MSE" if self.task.loss_name == "mse" else "cross-entropy"
+        ax.set_ylabel(f"training loss ({loss})")
+        ax.axhline(self.task.baseline(), color="0.3", ls="--", lw=1.0, zorder=1)
+        self._baseline_text = ax.text(0.99, 0.0, "memoryless baseline", color="0.3",
+                                      fontsize="x-small", ha="right", va="bottom",
+                                      transform=ax.get_yaxis_transform())
+        self._baseline_text.set_y(self.task.baseline() * 1.08)
+        lines = [ax.plot([], [], lw=1.0)[0] for _ in range(self._opts["max_runs"])]
+        self.plots["loss"] = _Curves(ax, lines)
+        self._hint = ax.text(0.5, 0.6, "press Train", color="0.45", ha="center", va="center",
+                             transform=ax.transAxes)
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax_grad.set_yscale("log")
+        ax_grad.set_ylim(self._grad_floor / 3, 3.0)       # fixed: the slope is what changes
+        decades = np.logspace(np.log10(self._grad_floor), 0, 5)      # every other decade
+        ax_grad.yaxis.set_major_locator(FixedLocator(decades))
+        ax_grad.set_xlabel("input step $t$")
+        ax_grad.set_title(r"at the start: $\|\partial L / \partial x_t\|$, largest = 1",
+                          fontsize=10)
+        ax_grad.yaxis.set_minor_locator(NullLocator())
+        (line,) = ax_grad.plot([], [], lw=1.6)
+        self.plots["grad"] = _Curves(ax_grad, [line])
+
+    def _update_artists(self):
+        self._update_runs()
+        ax, (line,) = self.plots["grad"].ax, self.plots["grad"].lines
+        g = np.maximum(self.input_grad, self._grad_floor)
+        line.set_data(np.arange(1, g.size + 1), g)
+        line.set_color(CELLS[self._model_settings[0]].color)
+        ax.set_xlim(0.5, g.size + 0.5)
+        b_f = self._model_settings[3]
+        forget = "" if b_f is None else f" (σ(b_f) = {1 / (1 + np.exp(-b_f)):.2f})"
+        self.plots["loss"].ax.set_title(
+            f"next: {self._label()}{forget}, loss at start {self.start_loss:.3f}", fontsize=10)
+
+    def _update_runs(self):
+        """The runs' curves (newest bold), the legend when the runs changed, the axis limits."""
+        ax, lines = self.plots["loss"].ax, self.plots["loss"].lines
+        for k, line in enumerate(lines):
+            if k < len(self._runs):
+                run = self._runs[k]
+                y = run["losses"]
+                x = np.arange(1, y.size + 1)
+                if k and y.size >= self._smooth:     # earlier runs: smoothed, faded, dashed
+                    y = np.convolve(y, np.ones(self._smooth) / self._smooth, mode="valid")
+                    x = x[self._smooth // 2:][: y.size]
+                line.set_data(x, y)
+                line.set_color(run["color"])
+                line.set_alpha(1.0 if k == 0 else 0.55)
+                line.set_linewidth(1.1 if k == 0 else 1.4)
+                line.set_linestyle(self._styles[(k - 1) % len(self._styles)] if k else "-")
+                line.set_zorder(3 if k == 0 else 2)
+                line.set_visible(True)
+            else:
+                line.set_data([], [])
+                line.set_visible(False)
+        self._hint.set_visible(not self._runs)
+        labels = tuple(run["label"] for run in self._runs)
+        if self._drawn.get("labels") != labels:
+            self._drawn["labels"] = labels
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+            if labels:
+                ax.legend(lines[: len(labels)], labels, fontsize="x-small", loc="lower left",
+                          framealpha=0.8)
+        longest = max([self._steps, *(run["steps"] for run in self._runs)])
+        ax.set_xlim(0, longest)
+        values = [run["losses"] for run in self._runs if run["losses"].size]
+        base = self.task.baseline()
+        lo = min([base, *(float(np.min(v)) for v in values)])
+        hi = max([base, self.start_loss, *(float(np.max(v)) for v in values)])
+        ax.set_ylim(max(lo, 1e-6) / 1.5, hi * 1.5)
+        self._baseline_text.set_y(base * 1.08)
+
+    def _state_repr(self):
+        kind, T, H, _b_f = self._settings()
+        return f"cell={kind!r}, T={T}, H={H}, runs={len(self._runs)}"
+
+
+class _Curves:
+    """The lines of one panel of the training explorer (``.ax``, ``.lines``)."""
+
+    def __init__(self, ax, lines):
+        self.ax = ax
+        self.lines = lines
+
+    def __repr__(self):
+        return f"_Curves({len(self.lines)} lines)"
+
+
 EXPLORERS = {
     "forget": ForgetGateExplorer,
     "input": InputGateExplorer,
@@ -2072,5 +2489,6 @@ EXPLORERS = {
     "units": UnitExplorer,
     "gru": GRUExplorer,
     "variants": LSTMVariantExplorer,
+    "training": TrainingExplorer,
 }
 """Every explorer by name, as the notebooks and tests look them up."""

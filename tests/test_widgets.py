@@ -22,7 +22,8 @@ from lstm_lab import widgets  # noqa: E402
 
 NAMES = list(widgets.EXPLORERS)
 # the explorers whose sliders write into a cell's params and that read an input sequence
-CELL_NAMES = [n for n in NAMES if n not in ("attention", "chain", "shapes", "units")]
+CELL_NAMES = [n for n in NAMES
+              if n not in ("attention", "chain", "shapes", "units", "training")]
 LSTM_NAMES = ["forget", "input", "update", "output", "lstm", "memory_span"]
 STEP_NAMES = ["forget", "input", "update", "output", "lstm"]
 REPO = Path(ll.__file__).resolve().parents[1]
@@ -232,7 +233,7 @@ def check_attention_plots(ex):
 def test_registry_names_every_explorer():
     assert set(NAMES) == {"forget", "input", "update", "output", "lstm", "cell", "rnn_memory",
                           "memory_span", "attention", "chain", "shapes", "units", "gru",
-                          "variants"}
+                          "variants", "training"}
     for name, cls in widgets.EXPLORERS.items():
         assert issubclass(cls, widgets.Explorer) and cls.name == name
 
