@@ -48,44 +48,44 @@ def edit(letter, **changes):
 # name -> (what the slip is, patch code run after `import lstm_lab`, tests that should kill it)
 MUTANTS = {
     "torch_order_lstm": ("LSTM's PyTorch gate order with f and i swapped",
-                         "from lstm_lab.cells import LSTMCell as C; C.torch_order = ('f','i','g','o')",
+                         "C = lstm_lab.cells.LSTMCell; C.torch_order = ('f','i','g','o')",
                          INTEROP_TESTS),
     "keras_order_lstm": ("LSTM's Keras gate order with g and o swapped",
-                         "from lstm_lab.cells import LSTMCell as C; C.keras_order = ('i','f','o','g')",
+                         "C = lstm_lab.cells.LSTMCell; C.keras_order = ('i','f','o','g')",
                          INTEROP_TESTS),
     "torch_order_gru": ("GRU's PyTorch gate order with r and z swapped",
-                        "from lstm_lab.cells import GRUCell as C; C.torch_order = ('z','r','g')",
+                        "C = lstm_lab.cells.GRUCell; C.torch_order = ('z','r','g')",
                         INTEROP_TESTS),
     "keras_order_gru": ("GRU's Keras gate order the same as PyTorch's (z, r swapped)",
-                        "from lstm_lab.cells import GRUCell as C; C.keras_order = ('r','z','g')",
+                        "C = lstm_lab.cells.GRUCell; C.keras_order = ('r','z','g')",
                         INTEROP_TESTS),
     "fused_letters_lstm": ("LSTM's fused block order with o and f swapped",
-                           "from lstm_lab.cells import LSTMCell as C; "
+                           "C = lstm_lab.cells.LSTMCell; "
                            "C.fused_letters = ('f','o','i','g')", CELL_TESTS),
     "sigmoid_letters_lstm": ("LSTM without i among its sigmoid gates",
-                             "from lstm_lab.cells import LSTMCell as C; C.sigmoid_letters = ('o','f')",
+                             "C = lstm_lab.cells.LSTMCell; C.sigmoid_letters = ('o','f')",
                              CELL_TESTS),
     "gate_names_lstm": ("LSTM's declared gates without o",
-                        "from lstm_lab.cells import LSTMCell as C; C.gate_names = ('f','i','g')",
+                        "C = lstm_lab.cells.LSTMCell; C.gate_names = ('f','i','g')",
                         CELL_TESTS),
     "gate_names_gru": ("GRU's declared gates with r and z swapped",
-                       "from lstm_lab.cells import GRUCell as C; C.gate_names = ('z','r','g')",
+                       "C = lstm_lab.cells.GRUCell; C.gate_names = ('z','r','g')",
                        CELL_TESTS),
     "gate_names_nfg": ("the no-forget-gate variant declaring a forget gate",
-                       "from lstm_lab.cells import CELLS; CELLS['nfg'].gate_names = ('f','i','g','o')",
+                       "lstm_lab.cells.CELLS['nfg'].gate_names = ('f','i','g','o')",
                        CELL_TESTS),
     "peepholes_peephole": ("the peephole LSTM without the output gate's peephole",
-                           "from lstm_lab.cells import CELLS; CELLS['peephole'].peepholes = ('f','i')",
+                           "lstm_lab.cells.CELLS['peephole'].peepholes = ('f','i')",
                            CELL_TESTS),
     "coupled_flag": ("the coupled cell not declaring f_t = 1 - i_t",
-                     "from lstm_lab.cells import CELLS; CELLS['coupled'].coupled = False",
+                     "lstm_lab.cells.CELLS['coupled'].coupled = False",
                      CELL_TESTS + ["tests/test_mutants_static.py"]),
     "diagram_absent_nog": ("the no-output-gate variant's diagram not fading o",
                            "import dataclasses; from lstm_lab.cells import CELLS; C = CELLS['nog'];"
                            " C.diagram = dataclasses.replace(C.diagram, absent=())",
                            ["tests/test_mutants_static.py", "tests/test_cells.py"]),
     "has_cell_state_gru": ("GRU declaring a cell state",
-                           "from lstm_lab.cells import GRUCell as C; C.has_cell_state = True",
+                           "C = lstm_lab.cells.GRUCell; C.has_cell_state = True",
                            CELL_TESTS),
     "cells_registry": ("the registry's 'lstm' and 'gru' entries swapped",
                        "from lstm_lab import cells; L, G = cells.CELLS['lstm'], cells.CELLS['gru'];"
@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     survived = []
     for name in names:
         killed, seconds, last = run(name)
-        print(f"{'killed  ' if killed else 'SURVIVED'} {name:<22} {seconds:5.1f} s  {last}")
+        verdict = "killed  " if killed else "SURVIVED"
+        print(f"{verdict} {name:<22} {seconds:5.1f} s  {last}", flush=True)
         if not killed:
             survived.append(name)
     print(f"{len(names) - len(survived)} of {len(names)} hand mutants killed")

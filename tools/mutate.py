@@ -12,7 +12,9 @@ processes by default (``--max-children``): the tests themselves are single-threa
 
 Score = killed / (mutants - equivalent); a timeout counts as killed, a mutant no test reaches
 (or not yet run) as survived. Equivalent mutants are listed with their reason in
-docs/mutation.md ("- `mutant name`: reason"). Mutants that change only the text of an
+docs/mutation.md ("- `mutant name`: reason"); an entry whose reason starts with "killed on
+disk" is import-time code mutmut cannot switch, killed by the tests once written into the
+source (``mutmut apply NAME``), and counts as killed. Mutants that change only the text of an
 exception or warning message are counted apart (column "msg") and left out of the score.
 """
 
@@ -116,7 +118,9 @@ def table(modules: list[str], survivors: bool = False) -> list[dict]:
         messages = message_only(meta.with_suffix(""))
         count, left = Counter(), []
         for key, code in codes.items():
-            if key in equiv:
+            if key in equiv and equiv[key].startswith("killed on disk"):
+                count["killed"] += 1
+            elif key in equiv:
                 count["equivalent"] += 1
             elif code in KILLED:
                 count["killed"] += 1
