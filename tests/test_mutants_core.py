@@ -91,3 +91,13 @@ def test_gradcheck_hands_backward_a_gradient_in_the_outputs_dtype():
     watched.backward = lambda trace, dh: seen.append(dh.dtype) or cell.backward(trace, dh)
     ll.gradcheck(watched, np.ones((3, 2)))
     assert seen == [np.dtype(np.float32)]
+
+
+def test_gradcheck_skips_a_key_it_cannot_check_and_goes_on():
+    """gradcheck mutant 72: `continue` -> `break` after a gradient that is neither a parameter
+    nor an input stops the check of every key after it."""
+    cell = ll.RNNCell(2, 3, seed=0)
+    watched = _Watched(cell, [])
+    watched.backward = lambda trace, dh: {"note": np.zeros(1), **cell.backward(trace, dh)}
+    errors = ll.gradcheck(watched, np.ones((3, 2)))
+    assert sorted(errors) == sorted([*cell.params, "x", "h0"])
