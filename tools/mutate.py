@@ -141,6 +141,25 @@ def table(modules: list[str], survivors: bool = False) -> list[dict]:
     return rows
 
 
+def skipped() -> dict[str, list[str]]:
+    """Per mutated module, the functions and methods mutmut made no mutant of, with their
+    decorators (mutmut 3 skips decorated functions; some others hold nothing to mutate)."""
+    found = {}
+    for meta in sorted(MUTANTS.glob("lstm_lab/**/*.py.meta")):
+        mutated_file = meta.with_suffix("")
+        source = ROOT / mutated_file.relative_to(MUTANTS)
+        mutated = set(re.findall(r"def (x\S*?)__mutmut_orig", mutated_file.read_text("utf-8")))
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        defs = [(f"x_{n.name}", n.name, n) for n in tree.body if isinstance(n, ast.FunctionDef)]
+        defs += [(f"x\u01c1{c.name}\u01c1{n.name}", f"{c.name}.{n.name}", n) for c in tree.body
+                 if isinstance(c, ast.ClassDef) for n in c.body if isinstance(n, ast.FunctionDef)]
+        left = [shown + "".join(f" @{ast.unparse(d)}" for d in node.decorator_list)
+                for key, shown, node in defs if key not in mutated]
+        if left:
+            found[source.relative_to(ROOT).as_posix()] = left
+    return found
+
+
 def print_table(rows: list[dict]) -> None:
     cols = ["mutants", "killed", "timeout", "survived", "not run", "equivalent", "msg"]
     print(f"{'module':<16}" + "".join(f"{c:>11}" for c in cols) + f"{'score':>8}")
@@ -156,8 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="modules under lstm_lab/, e.g. cells.gru")
     parser.add_argument("--table", action="store_true", help="only print the table")
     parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
+    parser.add_argument("--skipped", action="store_true",
+                        help="list the functions mutmut made no mutant of")
     parser.add_argument("--max-children", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.skipped:
+        for path, names in skipped().items():
+            print(f"{path}: {len(names)}")
+            for name in names:
+                print("    " + name)
+        return 0
     if not args.table:
         if not args.modules:
             parser.error("name the modules to mutate (a full run takes hours: see CONTRIBUTING.md)")
