@@ -101,3 +101,25 @@ def test_gradcheck_skips_a_key_it_cannot_check_and_goes_on():
     watched.backward = lambda trace, dh: {"note": np.zeros(1), **cell.backward(trace, dh)}
     errors = ll.gradcheck(watched, np.ones((3, 2)))
     assert sorted(errors) == sorted([*cell.params, "x", "h0"])
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_every_variant_stays_in_float32(kind):
+    """mgu _run mutants 15, 17 (h allocated as float64) and the like in every variant."""
+    cell = CELLS[kind](2, 3, seed=1, dtype=np.float32)
+    x = np.random.default_rng(0).normal(size=(4, 2, 2)).astype(np.float32)
+    trace = cell.forward(x)
+    assert trace.h.dtype == np.float32, kind
+    for letter, value in trace.gates.items():
+        assert value.dtype == np.float32, (kind, letter)
+    grads = cell.backward(trace, np.ones_like(trace.h))
+    for key, value in grads.items():
+        assert value.dtype == np.float32, (kind, key)
+
+
+@pytest.mark.parametrize("kind", [k for k in sorted(CELLS) if not CELLS[k].has_cell_state])
+def test_a_cell_without_cell_state_refuses_a_c_prev(kind):
+    """mgu step mutant 4: c_prev passed on as None, so a c_prev given by mistake is ignored."""
+    cell = CELLS[kind](2, 3, seed=0)
+    with pytest.raises((TypeError, ValueError)):
+        cell.step(np.ones(2), np.zeros(3), np.zeros(3))
