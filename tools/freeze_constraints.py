@@ -7,7 +7,8 @@ Run it with the interpreter of the environment the notebooks were executed in:
 
 It pins the dependency closure of ``[project].dependencies`` plus the ``test`` and ``teach``
 extras of pyproject.toml, read from the installed packages' metadata. The ``parity`` extra (torch,
-keras, jax, scipy) and the local package itself are left out on purpose.
+keras, jax, scipy), the ``mutation`` extra (mutmut, pinned exactly in pyproject.toml and
+installed by hand) and the local package itself are left out on purpose.
 """
 
 from __future__ import annotations

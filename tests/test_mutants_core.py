@@ -1,0 +1,125 @@
+"""Behaviours of the cells and traces that mutmut's survivors showed no test pinned down.
+
+Each test fails on the mutant named beside it (tools/mutate.py; docs/mutation.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lstm_lab as ll
+from lstm_lab.cells import CELLS
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_every_variant_is_seeded_and_typed_by_its_arguments(kind):
+    """A variant's __init__ passing seed=None or dropping dtype (nfg: __init__ mutants 4, 5,
+    9, 10) builds different or float64 weights."""
+    cls = CELLS[kind]
+    a, b, other = cls(2, 3, seed=5), cls(2, 3, seed=5), cls(2, 3, seed=6)
+    for name, value in a.params.items():
+        np.testing.assert_array_equal(value, b.params[name], err_msg=name)
+    assert any(not np.array_equal(v, other.params[k]) for k, v in a.params.items()
+               if v.any()), kind
+    c32 = cls(2, 3, seed=5, dtype=np.float32)
+    assert {v.dtype for v in c32.params.values()} == {np.dtype(np.float32)}, kind
+
+
+@pytest.mark.parametrize("kind", [k for k in sorted(CELLS) if not CELLS[k].takes_forget_bias])
+def test_a_cell_without_forget_bias_says_none(kind):
+    """experiments reads cell.forget_bias; a variant without one holds None (nfg mutant 11)."""
+    assert getattr(CELLS[kind](2, 3, seed=0), "forget_bias", None) is None
+
+
+def test_trace_repr_unbatched_has_no_batch_and_an_rnn_lists_no_gates():
+    """Trace.__repr__ mutants 4 (B= on an unbatched trace), 15 and 16 ('none' respelt)."""
+    x = np.random.default_rng(0).normal(size=(5, 2))
+    rnn = ll.RNNCell(2, 3, seed=0)
+    assert repr(rnn.forward(x)) == "Trace(kind='rnn', T=5, D=2, H=3, gates: none)"
+    assert repr(rnn.forward(x[:, None, :].repeat(4, axis=1))) == (
+        "Trace(kind='rnn', T=5, B=4, D=2, H=3, gates: none)")
+    lstm = ll.LSTMCell(2, 3, seed=0).forward(x)
+    assert repr(lstm) == "Trace(kind='lstm', T=5, D=2, H=3, gates: f, i, g, o)"
+
+
+def test_gradcheck_defaults_to_seed_zero_and_checks_in_float64():
+    """gradcheck mutants 2 (default seed 1) and 10 (x kept in its own dtype)."""
+    cell = ll.LSTMCell(2, 3, seed=0)
+    x = np.random.default_rng(0).normal(size=(4, 2))
+    assert ll.gradcheck(cell, x) == ll.gradcheck(cell, x, seed=0)
+    assert ll.gradcheck(cell, x) != ll.gradcheck(cell, x, seed=1)
+    x32 = x.astype(np.float32)
+    assert ll.gradcheck(cell, x32) == ll.gradcheck(cell, x32.astype(np.float64))
+    ints = [[1, 0], [0, 2], [1, 1]]                  # moved by +-eps: needs a float copy
+    assert max(ll.gradcheck(cell, ints).values()) < 1e-7
+
+
+class _Watched:
+    """A cell whose every forward asserts that the caller's arrays still hold their values."""
+
+    def __init__(self, cell, arrays):
+        self.cell, self.params = cell, cell.params
+        self.arrays = [(a, a.copy()) for a in arrays]
+
+    def forward(self, x, **states):
+        for arr, before in self.arrays:
+            np.testing.assert_array_equal(arr, before)
+        return self.cell.forward(x, **states)
+
+    def backward(self, trace, dh):
+        return self.cell.backward(trace, dh)
+
+
+def test_gradcheck_moves_copies_of_the_inputs_never_the_callers_arrays():
+    """gradcheck mutants 11, 14, 15 (x not copied) and 47, 49 (h0, c0 given as integers kept
+    as integers, so that +-eps is truncated away)."""
+    x = np.random.default_rng(0).normal(size=(4, 2))
+    h0, c0 = np.array([0.1, -0.2, 0.3]), np.array([0.5, 0.0, -0.5])
+    watched = _Watched(ll.LSTMCell(2, 3, seed=0), [x, h0, c0])
+    errors = ll.gradcheck(watched, x, h0=h0, c0=c0)
+    assert max(errors.values()) < 1e-7, errors
+    errors = ll.gradcheck(ll.LSTMCell(2, 3, seed=0), x, h0=[0, 1, 0], c0=[1, 0, -1])
+    assert errors["h0"] < 1e-7 and errors["c0"] < 1e-7, errors
+
+
+def test_gradcheck_hands_backward_a_gradient_in_the_outputs_dtype():
+    """gradcheck mutant 24: R drawn as float64 whatever the model's dtype."""
+    seen = []
+    cell = ll.GRUCell(2, 3, seed=0, dtype=np.float32)
+    watched = _Watched(cell, [])
+    watched.backward = lambda trace, dh: seen.append(dh.dtype) or cell.backward(trace, dh)
+    ll.gradcheck(watched, np.ones((3, 2)))
+    assert seen == [np.dtype(np.float32)]
+
+
+def test_gradcheck_skips_a_key_it_cannot_check_and_goes_on():
+    """gradcheck mutant 72: `continue` -> `break` after a gradient that is neither a parameter
+    nor an input stops the check of every key after it."""
+    cell = ll.RNNCell(2, 3, seed=0)
+    watched = _Watched(cell, [])
+    watched.backward = lambda trace, dh: {"note": np.zeros(1), **cell.backward(trace, dh)}
+    errors = ll.gradcheck(watched, np.ones((3, 2)))
+    assert sorted(errors) == sorted([*cell.params, "x", "h0"])
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_every_variant_stays_in_float32(kind):
+    """mgu _run mutants 15, 17 (h allocated as float64) and the like in every variant."""
+    cell = CELLS[kind](2, 3, seed=1, dtype=np.float32)
+    x = np.random.default_rng(0).normal(size=(4, 2, 2)).astype(np.float32)
+    trace = cell.forward(x)
+    assert trace.h.dtype == np.float32, kind
+    for letter, value in trace.gates.items():
+        assert value.dtype == np.float32, (kind, letter)
+    grads = cell.backward(trace, np.ones_like(trace.h))
+    for key, value in grads.items():
+        assert value.dtype == np.float32, (kind, key)
+
+
+@pytest.mark.parametrize("kind", [k for k in sorted(CELLS) if not CELLS[k].has_cell_state])
+def test_a_cell_without_cell_state_refuses_a_c_prev(kind):
+    """mgu step mutant 4: c_prev passed on as None, so a c_prev given by mistake is ignored."""
+    cell = CELLS[kind](2, 3, seed=0)
+    with pytest.raises((TypeError, ValueError)):
+        cell.step(np.ones(2), np.zeros(3), np.zeros(3))

@@ -1,0 +1,157 @@
+"""Exercise-checker behaviours mutation testing found unpinned: each test fails on its mutant.
+
+The tolerance (tools/hand_mutants.py: checker_rtol_1000x, checker_atol_1000x), the "right
+alone but not together", "look at dc" and "wrong in every case" hints, the explanation of a
+(1, H) row output, and the isolation cases' labels against the values they hold.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from lstm_lab import exercises as ex
+
+
+def sig(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def forget_gate(x_t, h_prev, W_xf, W_hf, b_f):
+    return sig(W_xf @ x_t + W_hf @ h_prev + b_f)
+
+
+def cell_update(c_prev, f_t, i_t, g_t):
+    return f_t * c_prev + i_t * g_t
+
+
+def lstm_backward(dh_t, dc_t, cache, dc_scale=1.0):
+    """The LSTM step's backward; dc_scale != 1 plants an unknown slip in dc."""
+    P = cache["params"]
+    f, i, g, o = (cache[f"{L}_t"] for L in "figo")
+    tc = np.tanh(cache["c_t"])
+    dc = dc_scale * (dc_t + dh_t * o * (1 - tc**2))
+    da = {"f": dc * cache["c_prev"] * f * (1 - f), "i": dc * g * i * (1 - i),
+          "g": dc * i * (1 - g**2), "o": dh_t * tc * o * (1 - o)}
+    grads = {"x_t": sum(P[f"W_x{L}"].T @ da[L] for L in "figo"),
+             "h_prev": sum(P[f"W_h{L}"].T @ da[L] for L in "figo"), "c_prev": dc * f}
+    for L in "figo":
+        grads.update({f"W_x{L}": np.outer(da[L], cache["x_t"]),
+                      f"W_h{L}": np.outer(da[L], cache["h_prev"]), f"b_{L}": da[L]})
+    return grads
+
+
+# ----------------------------------------------------------------------------- the tolerance
+
+
+@pytest.mark.parametrize("off", [1.002, 0.998])
+def test_an_answer_two_per_mille_off_does_not_pass(off):
+    assert ex.check_forget_gate(forget_gate).passed
+    result = ex.check_forget_gate(lambda *args: off * forget_gate(*args))
+    assert not result.passed, result.message
+    assert not ex.check_cell_update(lambda *args: off * cell_update(*args)).passed
+
+
+def test_an_absolute_error_of_5e_5_does_not_pass():
+    """Near zero only ATOL counts: 1e-7 lets float32 rounding through, not 5e-5."""
+    assert not ex.check_cell_update(lambda *args: cell_update(*args) + 5e-5).passed
+    float32 = ex.check_cell_update(
+        lambda *args: cell_update(*(np.float32(a) for a in args)).astype(np.float64))
+    assert float32.passed, float32.message
+
+
+def test_backward_two_per_mille_off_does_not_pass():
+    assert ex.check_lstm_step_backward(lstm_backward).passed
+    result = ex.check_lstm_step_backward(lambda *a: {k: 1.002 * v
+                                                     for k, v in lstm_backward(*a).items()})
+    assert not result.passed
+
+
+# ----------------------------------------------------------------------------- the hints
+
+
+def test_each_term_right_alone_but_not_together_is_said():
+    def gate(x_t, h_prev, W_xf, W_hf, b_f):      # each term squashed on its own, then summed
+        return sig(W_xf @ x_t) + sig(W_hf @ h_prev) + sig(b_f) - 1.0
+
+    result = ex.check_forget_gate(gate)
+    assert not result.passed
+    assert "None of the usual mistakes" in result.message
+    for short in ("only the bias acts", "only the input acts",
+                  "only the previous hidden state acts"):
+        assert f"Right when {short}" in result.message, short
+    assert ("Each term is right on its own but not together: the three terms are added inside "
+            "the sigmoid.") in result.message
+
+    def update(c_prev, f_t, i_t, g_t):            # the larger product instead of the sum
+        a, b = f_t * c_prev, i_t * g_t
+        return np.where(np.abs(a) > np.abs(b), a, b)
+
+    result = ex.check_cell_update(update)
+    assert "Each term is right on its own but not together: c_t is their sum." in result.message
+
+
+def test_look_at_dc_when_only_the_output_gate_gradients_are_right():
+    result = ex.check_lstm_step_backward(lambda *a: lstm_backward(*a, dc_scale=1.5))
+    assert not result.passed
+    assert "None of the usual mistakes" in result.message
+    assert ("The output gate's gradients are right and those of f, i, g are not: look at dc, "
+            + ex._DC_EQ + ".") in result.message
+    wrong = re.search(r"Wrong: ([^.]*)\. Right: ([^.]*)\.", result.message)
+    assert wrong and "W_xo" in wrong.group(2) and "W_xf" in wrong.group(1), result.message
+
+
+def test_wrong_in_every_case_names_what_the_cases_share_on_the_cell_update():
+    result = ex.check_cell_update(lambda *args: cell_update(*args) + 0.1)
+    assert not result.passed
+    assert ("It is wrong in every case, even when only one part acts, so look first at what "
+            "every case shares: how the two products are formed and added.") in result.message
+    assert "Wrong when the forget gate is open" not in result.message
+
+
+def test_a_row_output_is_explained():
+    result = ex.check_forget_gate(lambda *args: forget_gate(*args)[None, :])
+    assert not result.passed
+    assert "got shape (1, 4), a row matrix" in result.message, result.message
+    assert "Vectors are 1-D here" in result.message
+    assert "The values themselves are right; only the shape is wrong." in result.message
+    column = ex.check_forget_gate(lambda *args: forget_gate(*args)[:, None])
+    assert "got shape (4, 1), a column matrix" in column.message
+
+
+# ----------------------------------------------------------------------------- the case labels
+
+
+def _label_values(label):
+    """{'f_t': 1.0, 'i_t': 0.0} from a label '... (f_t = 1, i_t = 0): ...'."""
+    return {name: float(v) for name, v in re.findall(r"\b([a-z]_t) = (\d)\b", label)}
+
+
+@pytest.mark.parametrize("make", [ex._cell_update_exercise, ex._hidden_state_exercise],
+                         ids=["cell_update", "hidden"])
+def test_case_labels_hold_the_gate_values_they_state(make):
+    exercise = make()
+    stated = 0
+    for case in exercise.cases:
+        for name, value in _label_values(case.label).items():
+            stated += 1
+            np.testing.assert_array_equal(case.args[name], np.full(exercise.H, value),
+                                          err_msg=case.label)
+        if "|c_t| > 2" in case.label:
+            stated += 1
+            assert np.all(np.abs(case.args["c_t"]) > 2), case.label
+    assert stated >= {"check_cell_update": 4, "check_hidden_state": 2}[exercise.name]
+
+
+def test_labels_say_what_the_states_do():
+    """'c_t keeps c_{t-1}' and 'c_t takes g_t' and 'h_t = tanh(c_t)' hold exactly."""
+    for case in ex._cell_update_exercise().cases:
+        if "c_t keeps c_{t-1}" in case.label:
+            np.testing.assert_array_equal(case.expected, case.args["c_prev"])
+        if "c_t takes g_t" in case.label:
+            np.testing.assert_array_equal(case.expected, case.args["g_t"])
+    for case in ex._hidden_state_exercise().cases:
+        if "h_t = tanh(c_t)" in case.label:
+            np.testing.assert_allclose(case.expected, np.tanh(case.args["c_t"]), rtol=1e-15)
