@@ -379,6 +379,14 @@ class Seq2Seq:
 
     def predict(self, x):
         """Greedy decoding: logits (T, B, K) when each step is fed the previous step's choice."""
+        return self.decode(x)[0]
+
+    def decode(self, x):
+        """Greedy decoding with what it looked at: (logits, alpha), alpha (T, S) or (T, B, S).
+
+        The logits are those of ``predict``; alpha holds each step's attention weights over the
+        source in that same greedy run (None without attention).
+        """
         source, inputs = _pair(x)
         K = self.output_size
         if inputs.shape[-1] != K + 1:
@@ -390,7 +398,7 @@ class Seq2Seq:
         hs = enc.h if batched else enc.h[:, None]
         h, c = enc.final.h, None
         d = inputs[0]
-        out = []
+        out, alpha = [], []
         for _ in range(inputs.shape[0]):
             step = (self.decoder.forward(d[None], h0=h) if c is None
                     else self.decoder.forward(d[None], h0=h, c0=c))
@@ -399,9 +407,11 @@ class Seq2Seq:
             att = None if self.attention is None else self.attention.forward(s, hs)
             y = self._read_out(s, att)[1][0]
             out.append(y if batched else y[0])
+            if att is not None:
+                alpha.append(att.weights[0] if batched else att.weights[0, 0])
             d = np.zeros_like(d)
             np.put_along_axis(d, out[-1].argmax(axis=-1)[..., None], 1.0, axis=-1)
-        return np.stack(out)
+        return np.stack(out), (np.stack(alpha) if alpha else None)
 
     def attention_weights(self, x):
         """alpha (T, S) or (T, B, S) of a teacher-forced pass (None without attention)."""

@@ -1106,12 +1106,9 @@ class AttentionExplorer(Explorer):
         attention = self.model.attention
         trained_scale, attention.scale = attention.scale, self.sliders["scale"].value
         try:
-            self.decoded = self.model.predict((x, d)).argmax(-1)[:, 0]
-            # the weights of the greedy run: the decoder fed its own outputs, as it decoded
-            fed = np.zeros_like(d)
-            fed[0] = d[0]
-            fed[np.arange(1, L), 0, self.decoded[:-1]] = 1.0
-            self.weights = self.model.attention_weights((x, fed))[:, 0]
+            # the greedy run: the decoder fed its own outputs, and where it looked meanwhile
+            logits, weights = self.model.decode((x, d))
+            self.decoded, self.weights = logits.argmax(-1)[:, 0], weights[:, 0]
         finally:
             attention.scale = trained_scale
         holding, self._holding = self._holding, True   # t follows L without its own update

@@ -262,3 +262,25 @@ def test_scale_sharpens_blurs_and_zero_makes_the_weights_uniform():
     assert widths[0.0] < widths[1.0] < widths[4.0], widths
     with pytest.raises(ValueError, match="scale must be finite and >= 0"):
         DotAttention(4, scale=-1.0)
+
+
+def test_decode_returns_the_greedy_logits_and_the_weights_of_that_same_run():
+    from lstm_lab.attention import load_seq2seq
+    from lstm_lab.tasks import ReversalTask
+
+    model = load_seq2seq()
+    task = ReversalTask(n_symbols=model.output_size, min_length=1, max_length=40)
+    for batch_axis in (True, False):
+        (x, d), _ = task.sample(3, rng=5, length=9)
+        if not batch_axis:
+            x, d = x[:, 0], d[:, 0]
+        logits, alpha = model.decode((x, d))
+        np.testing.assert_array_equal(logits, model.predict((x, d)))
+        # the same weights as a teacher-forced pass fed what the greedy run chose
+        chosen = logits.argmax(-1)
+        fed = np.zeros_like(d)
+        fed[0] = d[0]
+        np.put_along_axis(fed[1:], chosen[:-1][..., None], 1.0, axis=-1)
+        np.testing.assert_allclose(alpha, model.attention_weights((x, fed)), rtol=1e-12,
+                                   atol=1e-12)
+        assert alpha.shape == ((9, 3, 9) if batch_axis else (9, 9))

@@ -611,7 +611,7 @@ def test_attention_explorer_steps_and_lengths(make):
 
 def test_attention_explorer_shows_errors_and_refuses_bad_models(make, monkeypatch):
     ex = make("attention")
-    monkeypatch.setattr(ex.model, "predict", lambda x: (_ for _ in ()).throw(
+    monkeypatch.setattr(ex.model, "decode", lambda x: (_ for _ in ()).throw(
         RuntimeError("decoder broke on purpose")))
     ex.sliders["scale"].value = 2.0
     assert isinstance(ex.error, RuntimeError) and "decoder broke" in ex.error_box.value
