@@ -43,7 +43,8 @@ from .attention import Seq2Seq, save_seq2seq
 from .tasks import TASKS, ReversalTask
 from .train import SequenceModel, blas_threads, fit, step_schedule
 
-__all__ = ["BUDGETS", "QUICK", "REVERSE_BUDGET", "record_runs", "run", "run_reversal", "main"]
+__all__ = ["BUDGETS", "QUICK", "RACE", "REVERSE_BUDGET", "race_run", "record_runs", "run",
+           "run_reversal", "main"]
 
 # One budget per task, shared by every cell. The adding problem's is sized so that an LSTM
 # and a GRU learn it at T = 100 well inside two minutes on one laptop-class CPU core. The copy
@@ -62,6 +63,9 @@ QUICK = dict(hidden=8, batch=8, steps=30, test_size=64)
 REVERSE_BUDGET = dict(T=30, hidden=32, batch=32, steps=3000, lr=1e-2, clip=1.0, test_size=200)
 REVERSE_MIN_LENGTH = 5
 ATTENTION_KINDS = ("none", "dot", "additive")
+# Notebook 09's race: the adding problem at T = 20, one short budget for every cell.
+RACE = dict(T=20, hidden=16, batch=32, steps=300, lr=2e-2, clip=1.0, window=25, test_size=1000,
+            test_seed=123)
 
 
 def run(
@@ -236,6 +240,30 @@ def run_reversal(cell, attention="none", T=None, seed=0, steps=None, quick=False
     }
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v
             for k, v in result.items()}
+
+
+def race_run(kind, seed, **settings):
+    """Train one cell of notebook 09's race (settings: ``RACE``, overridable); return a dict.
+
+    The cell ``CELLS[kind]`` with ``hidden`` units and a linear readout, both seeded with
+    ``seed``, takes ``steps`` Adam steps (constant rate ``lr``, clipping at ``clip``) on batches
+    of the adding problem at ``T``. Returns ``test_mse`` on ``test_size`` examples drawn with
+    seed ``test_seed`` (the same set for every run), the task's ``baseline_mse`` and ``curve``,
+    the running mean of the training loss over ``window`` steps (``curve[k]`` is the mean of
+    steps k + 1 to k + window). notebooks/data/variants_race.py records these runs; the
+    notebook repeats a few of them live.
+    """
+    s = {**RACE, **settings}
+    task = TASKS["adding"](T=s["T"])
+    x_test, y_test = task.sample(s["test_size"], np.random.default_rng(s["test_seed"]))
+    model = SequenceModel(CELLS[kind](task.input_size, s["hidden"], seed=seed),
+                          task.output_size, seed=seed)
+    hist = fit(model, task, steps=s["steps"], batch_size=s["batch"], lr=s["lr"], clip=s["clip"],
+               eval_every=s["steps"], seed=seed, progress="off")
+    window = s["window"]
+    return {"test_mse": float(task.evaluate(model.predict(x_test), y_test)),
+            "baseline_mse": float(task.baseline()),
+            "curve": np.convolve(hist.loss, np.ones(window) / window, mode="valid")}
 
 
 def record_runs(argvs, out, made_by, **extra):
