@@ -43,8 +43,8 @@ from .attention import Seq2Seq, save_seq2seq
 from .tasks import TASKS, ReversalTask
 from .train import SequenceModel, blas_threads, fit, step_schedule
 
-__all__ = ["BUDGETS", "QUICK", "RACE", "REVERSE_BUDGET", "race_run", "record_runs", "run",
-           "run_reversal", "main"]
+__all__ = ["BUDGETS", "QUICK", "RACE", "REVERSE_BUDGET", "SMALL_BUDGET", "race_run",
+           "record_runs", "run", "run_reversal", "train_small", "main"]
 
 # One budget per task, shared by every cell. The adding problem's is sized so that an LSTM
 # and a GRU learn it at T = 100 well inside two minutes on one laptop-class CPU core. The copy
@@ -66,6 +66,10 @@ ATTENTION_KINDS = ("none", "dot", "additive")
 # Notebook 09's race: the adding problem at T = 20, one short budget for every cell.
 RACE = dict(T=20, hidden=16, batch=32, steps=300, lr=2e-2, clip=1.0, window=25, test_size=1000,
             test_seed=123)
+# The small budget of notebook 08's side-by-side runs: a run of 400 steps takes about half a
+# second on one core (hidden size H, batch size, Adam's learning rate, clipping, and how often
+# the held-out batch is scored).
+SMALL_BUDGET = dict(hidden=16, batch_size=32, lr=2e-2, clip=1.0, eval_every=40)
 
 
 def run(
@@ -264,6 +268,25 @@ def race_run(kind, seed, **settings):
     return {"test_mse": float(task.evaluate(model.predict(x_test), y_test)),
             "baseline_mse": float(task.baseline()),
             "curve": np.convolve(hist.loss, np.ones(window) / window, mode="valid")}
+
+
+def train_small(kind, task, steps, seed=0, **cell_options):
+    """Train a cell of ``kind`` with a linear readout on ``task`` with SMALL_BUDGET: (model, hist).
+
+    ``seed`` sets the initial weights and the training batches; ``cell_options`` go to the cell
+    (``forget_bias=0.0``, say). ``hist.evals`` holds the held-out score every 40 steps. Notebook
+    08 trains its live runs with this function and notebooks/data/long_range_runs.py the runs
+    it stores, so a stored run is the very computation the notebook would do.
+
+    >>> from lstm_lab.tasks import AddingTask
+    >>> model, hist = train_small("gru", AddingTask(T=5), steps=80, seed=1)
+    >>> [step for step, _ in hist.evals], model.num_params
+    ([40, 80], 929)
+    """
+    budget = dict(SMALL_BUDGET)
+    cell = CELLS[kind](task.input_size, budget.pop("hidden"), seed=seed, **cell_options)
+    model = SequenceModel(cell, task.output_size, many_to_one=task.many_to_one, seed=seed)
+    return model, fit(model, task, steps, seed=seed, progress="off", **budget)
 
 
 def record_runs(argvs, out, made_by, **extra):
