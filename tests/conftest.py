@@ -7,6 +7,7 @@ loaded by the controlling process, which is the one that writes the summary.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import settings
 
 # The same examples on every run and every machine: a property test that fails once fails
@@ -43,3 +44,16 @@ def pytest_terminal_summary(terminalreporter):
     for nodeid, latency, keys in sorted(rows):
         shown = "no draw seen" if latency is None else f"{latency:8.0f} ms"
         terminalreporter.write_line(f"{shown}  {keys:<16} {nodeid}")
+
+
+@pytest.fixture
+def make_explorer(request):
+    """Build explorers by registry name, closed after the test: ``make_explorer('chain', T=9)``."""
+    from lstm_lab import widgets
+
+    def build(name, **kwargs):
+        ex = widgets.EXPLORERS[name](**kwargs)
+        request.addfinalizer(ex.close)
+        return ex
+
+    return build

@@ -1,5 +1,7 @@
 """Tests of the unrolled chain (diagram.draw_unrolled) and its explorer (widgets.ChainExplorer)."""
 
+import functools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -27,17 +29,9 @@ def no_pyplot_figures_left():
 
 
 @pytest.fixture
-def explorer():
-    made = []
-
-    def make(**kwargs):
-        ex = widgets.ChainExplorer(**kwargs)
-        made.append(ex)
-        return ex
-
-    yield make
-    for ex in made:
-        ex.close()
+def explorer(make_explorer):
+    """Build a 'chain' explorer with keywords; it is closed after the test."""
+    return functools.partial(make_explorer, "chain")
 
 
 def pixels(fig):

@@ -1,6 +1,7 @@
 """Sequence shapes: the figures draw for any T, write the shapes a real forward pass gives, and
 the shapes explorer keeps the widgets contract."""
 
+import functools
 import re
 from types import SimpleNamespace
 
@@ -32,17 +33,9 @@ def no_pyplot_figures_left():
 
 
 @pytest.fixture
-def explorer():
-    made = []
-
-    def make(**kwargs):
-        ex = widgets.ShapesExplorer(**kwargs)
-        made.append(ex)
-        return ex
-
-    yield make
-    for ex in made:
-        ex.close()
+def explorer(make_explorer):
+    """Build a 'shapes' explorer with keywords; it is closed after the test."""
+    return functools.partial(make_explorer, "shapes")
 
 
 def pixels(fig):

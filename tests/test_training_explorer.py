@@ -2,6 +2,7 @@
 deterministic, stops cleanly on an interrupt, shows its progress and its errors."""
 
 import contextlib
+import functools
 import os
 import subprocess
 import sys
@@ -27,15 +28,9 @@ SMALL = {"T": 5, "hidden_size": 4, "interval": 1e9}    # quick runs; draw only a
 
 
 @pytest.fixture
-def make():
+def make(make_explorer):
     """Build training explorers (small by default) and close them after the test."""
-    with contextlib.ExitStack() as made:
-        def _make(**kwargs):
-            ex = widgets.TrainingExplorer(**{**SMALL, **kwargs})
-            made.callback(ex.close)
-            return ex
-
-        yield _make
+    return functools.partial(make_explorer, "training", **SMALL)
 
 
 def params_of(ex):

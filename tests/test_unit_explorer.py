@@ -1,5 +1,7 @@
 """Tests of widgets.UnitExplorer: one unit's activation over the text, trained and untrained."""
 
+import functools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -23,17 +25,9 @@ def no_pyplot_figures_left():
 
 
 @pytest.fixture
-def make():
-    made = []
-
-    def _make(**kwargs):
-        ex = widgets.UnitExplorer(**kwargs)
-        made.append(ex)
-        return ex
-
-    yield _make
-    for ex in made:
-        ex.close()
+def make(make_explorer):
+    """Build a 'units' explorer with keywords; it is closed after the test."""
+    return functools.partial(make_explorer, "units")
 
 
 @pytest.fixture(scope="module")

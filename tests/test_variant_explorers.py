@@ -25,13 +25,9 @@ FAMILY = [k for k, cls in ll.CELLS.items() if cls.has_cell_state]
 
 
 @pytest.fixture
-def make(request):
+def make(make_explorer):
     """Build an explorer by its registry name; it is closed after the test."""
-    def build(name, **kwargs):
-        ex = widgets.EXPLORERS[name](**kwargs)
-        request.addfinalizer(ex.close)
-        return ex
-    return build
+    return make_explorer
 
 
 def reference(ex, **cell_kwargs):

@@ -36,18 +36,9 @@ def no_pyplot_figures_left():
 
 
 @pytest.fixture
-def make():
-    """Build explorers and close them after the test."""
-    made = []
-
-    def _make(name, **kwargs):
-        ex = widgets.EXPLORERS[name](**kwargs)
-        made.append(ex)
-        return ex
-
-    yield _make
-    for ex in made:
-        ex.close()
+def make(make_explorer):
+    """Build explorers by registry name and close them after the test."""
+    return make_explorer
 
 
 def pixels(ex):
