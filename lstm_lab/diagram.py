@@ -97,7 +97,19 @@ def _fmt(v):
     return "0.00" if s == "-0.00" else s
 
 
-class CellDiagram:
+class _ShowsItself:
+    """A diagram that drew its own figure shows as a PNG in a notebook (one drawn into an ax
+    passed in belongs to someone else's figure, which shows itself)."""
+
+    def _repr_png_(self):
+        if not self._owns_figure:
+            return None
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=90)
+        return buf.getvalue()
+
+
+class CellDiagram(_ShowsItself):
     """A drawn cell whose steps can be highlighted and whose wires show a trace's values.
 
     Built by :func:`draw_cell`. Attributes: ``.kind``, ``.figure`` (root Figure), ``.ax``,
@@ -569,13 +581,6 @@ class CellDiagram:
         self._values_at = None
         return self
 
-    def _repr_png_(self):
-        if not self._owns_figure:
-            return None
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=90)
-        return buf.getvalue()
-
     def __repr__(self):
         at = "" if self._values_at is None else f", t={self._values_at}"
         return f"CellDiagram(kind={self.kind}, highlight={self.current}{at})"
@@ -667,7 +672,7 @@ def _segments(pairs):
     return xs[:-1], ys[:-1]
 
 
-class UnrolledDiagram:
+class UnrolledDiagram(_ShowsItself):
     """An RNN, LSTM or GRU unrolled over T steps: one box per step, values written on it.
 
     Built by :func:`draw_unrolled`. Step t (t = 1..T) is a box centred at x = t: x_t enters
@@ -920,13 +925,6 @@ class UnrolledDiagram:
         lo, hi = _CGRAD_LW
         frac = np.clip(norms / ref, 0.0, 1.0) if ref > 0 else np.zeros_like(norms)
         return lo + (hi - lo) * frac
-
-    def _repr_png_(self):
-        if not self._owns_figure:
-            return None
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=90)
-        return buf.getvalue()
 
     def __repr__(self):
         grads = "" if self.grad_norms is None else ", grads"
@@ -1283,7 +1281,7 @@ def _layout(shape, T, S, kind_label, right_margin):
     return L
 
 
-class ShapeDiagram:
+class ShapeDiagram(_ShowsItself):
     """A sequence shape drawn with the tensor shapes on its arrows; redrawn in place.
 
     Built by :func:`draw_shape`. Attributes: ``.shape``, ``.sizes`` (dict T, S, D, H, K, B),
@@ -1490,13 +1488,6 @@ class ShapeDiagram:
                     out += [(hx, hy - sign * _HOP), (np.nan, np.nan), (hx, hy + sign * _HOP)]
             out.append(b)
         return np.asarray(out, dtype=float)
-
-    def _repr_png_(self):
-        if not self._owns_figure:
-            return None
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=90)
-        return buf.getvalue()
 
     def __repr__(self):
         unused = {"T", "S"} if self.shape == "one_to_one" else set()
