@@ -123,3 +123,107 @@ def test_a_cell_without_cell_state_refuses_a_c_prev(kind):
     cell = CELLS[kind](2, 3, seed=0)
     with pytest.raises((TypeError, ValueError)):
         cell.step(np.ones(2), np.zeros(3), np.zeros(3))
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_every_weight_and_peephole_is_drawn_from_plus_minus_one_over_root_h(kind):
+    """Every W_* and p_* starts uniform in [-1/sqrt(H), 1/sqrt(H)], each entry its own draw
+    (peephole _init_weights mutants 3, 4: the range; 11, 14: one number for every peephole;
+    12, 13, 15: the wrong ends)."""
+    H = 64
+    cell = CELLS[kind](3, H, seed=4)
+    k = 1 / np.sqrt(H)
+    drawn = {n: v for n, v in cell.params.items() if n[:2] in ("W_", "p_")}
+    assert any(n.startswith("p_") for n in drawn) == bool(getattr(cell, "peepholes", ()))
+    for name, value in drawn.items():
+        assert np.abs(value).max() <= k, (kind, name)
+        assert value.min() < -k / 2 and value.max() > k / 2, (kind, name)   # both ends reached
+        assert len(np.unique(value)) == value.size, (kind, name)            # no shared draw
+
+
+def _spy_on_allocations(monkeypatch):
+    """Record the dtype of every array numpy's creation functions return from now on."""
+    made = []
+    for name in ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like",
+                 "full_like"):
+        def spy(*args, _make=getattr(np, name), _name=name, **kwargs):
+            out = _make(*args, **kwargs)
+            made.append((_name, out.dtype))
+            return out
+        monkeypatch.setattr(np, name, spy)
+    return made
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_a_float32_cell_allocates_no_float64_scratch(kind, monkeypatch):
+    """A float32 cell works in float32 throughout, its scratch buffers too: half the memory and
+    bandwidth of float64 is the point of asking for it. A float64 buffer leaves the float32
+    results almost or exactly unchanged, so only the allocations show it (lstm _run 28, 30,
+    _lstm_loop 7, 9; gru _back 91, 93; cifg and peephole _run/_back np.empty(..., None))."""
+    cell = CELLS[kind](2, 3, seed=1, dtype=np.float32)
+    x = np.random.default_rng(0).normal(size=(4, 2, 2)).astype(np.float32)
+    made = _spy_on_allocations(monkeypatch)
+    trace = cell.forward(x)
+    cell.backward(trace, np.ones_like(trace.h))
+    assert made, "the spy saw no allocation"
+    wide = [name for name, dtype in made if dtype != np.float32]
+    assert not wide, (kind, wide)
+
+
+class _NoInputGateLinearCandidate(CELLS["nig"]):
+    """NIG and NIAF at once: c_t = f_t c_{t-1} + g_t with g_t affine (no i_t, no tanh)."""
+
+    kind = "nig+niaf"
+    unsquashed = ("g",)
+
+    def step(self, x_t, h_prev=None, c_prev=None):
+        x_t, h_prev, c_prev = self._check_step(x_t, h_prev, c_prev)
+        p = self.params
+        f = ll.sigmoid(_affine(p, "f", x_t, h_prev) + p["p_f"] * c_prev)
+        g = _affine(p, "g", x_t, h_prev)
+        c = f * c_prev + g
+        o = ll.sigmoid(_affine(p, "o", x_t, h_prev) + p["p_o"] * c)
+        return ll.State(o * np.tanh(c), c), {"f": f, "g": g, "o": o}
+
+
+class _NoOutputGateLinearOutput(CELLS["nog"]):
+    """NOG and NOAF at once: h_t = c_t (no o_t, no tanh)."""
+
+    kind = "nog+noaf"
+    unsquashed = ("c",)
+
+    def step(self, x_t, h_prev=None, c_prev=None):
+        x_t, h_prev, c_prev = self._check_step(x_t, h_prev, c_prev)
+        p = self.params
+        f = ll.sigmoid(_affine(p, "f", x_t, h_prev) + p["p_f"] * c_prev)
+        i = ll.sigmoid(_affine(p, "i", x_t, h_prev) + p["p_i"] * c_prev)
+        g = np.tanh(_affine(p, "g", x_t, h_prev))
+        c = f * c_prev + i * g
+        return ll.State(c, c), {"f": f, "i": i, "g": g}
+
+
+def _affine(p, L, x_t, h_prev):
+    return p[f"W_x{L}"] @ x_t + p[f"W_h{L}"] @ h_prev + p[f"b_{L}"]
+
+
+@pytest.mark.parametrize("cls", [_NoInputGateLinearCandidate, _NoOutputGateLinearOutput])
+def test_the_vanilla_family_loops_serve_any_combination_of_its_declarations(cls):
+    """The peephole module's loops read a variant's declarations, so two of Greff et al.'s
+    removals at once need no new loop: the forward equals the cell's own steps and the backward
+    passes gradcheck (peephole _back mutants 69, 70: da_g for an affine g without i_t; 80, 82:
+    dh -> dc when there is neither o_t nor tanh(c_t))."""
+    rng = np.random.default_rng(3)
+    cell = cls(2, 3, seed=0)
+    for arr in cell.params.values():
+        arr[...] = rng.uniform(-0.8, 0.8, size=arr.shape)
+    x, h0, c0 = rng.normal(size=(5, 2)), rng.normal(size=3), rng.normal(size=3)
+    trace = cell.forward(x, h0=h0, c0=c0)
+    h, c = h0, c0
+    for t in range(5):
+        (h, c), gates = cell.step(x[t], h, c)
+        np.testing.assert_allclose(trace.h[t], h, rtol=0, atol=1e-14)
+        np.testing.assert_allclose(trace.c[t], c, rtol=0, atol=1e-14)
+        for name, value in gates.items():
+            np.testing.assert_allclose(trace.gates[name][t], value, rtol=0, atol=1e-14)
+    errors = ll.gradcheck(cell, x, h0, c0)
+    assert max(errors.values()) < 1e-7, errors
