@@ -32,7 +32,9 @@ def test_mutmut_is_pinned_runs_existing_unit_tests_and_overrides_addopts():
     assert "mutmut==" not in constraints          # installed by hand, like the parity extra
     config = project["tool"]["mutmut"]
     for test in config["pytest_add_cli_args_test_selection"]:
-        assert (root / test).is_file(), test
+        path, _, name = test.partition("::")      # a file, or one test function of it
+        assert (root / path).is_file(), test
+        assert not name or f"def {name}(" in (root / path).read_text(encoding="utf-8"), test
         assert "browser" not in test and "notebook" not in test, test
     args = config["pytest_add_cli_args"]
     assert args[args.index("-o") + 1] == "addopts=" and "no:nbval" in args
