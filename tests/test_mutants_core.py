@@ -144,13 +144,17 @@ def test_every_weight_and_peephole_is_drawn_from_plus_minus_one_over_root_h(kind
 def _spy_on_allocations(monkeypatch):
     """Record the dtype of every array numpy's creation functions return from now on."""
     made = []
+
+    def spying(name, make):
+        def spy(*args, **kwargs):
+            out = make(*args, **kwargs)
+            made.append((name, out.dtype))
+            return out
+        return spy
+
     for name in ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like",
                  "full_like"):
-        def spy(*args, _make=getattr(np, name), _name=name, **kwargs):
-            out = _make(*args, **kwargs)
-            made.append((_name, out.dtype))
-            return out
-        monkeypatch.setattr(np, name, spy)
+        monkeypatch.setattr(np, name, spying(name, getattr(np, name)))
     return made
 
 

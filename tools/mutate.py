@@ -3,12 +3,14 @@
     .venv/bin/python tools/mutate.py cells.gru trace     # mutate these modules, then the table
     .venv/bin/python tools/mutate.py --table             # only the table of what has run so far
     .venv/bin/python tools/mutate.py --table --survivors # and the names of the survivors
+    .venv/bin/python tools/mutate.py --rerun cells.gru   # after new tests: only the survivors
 
 A module is named as under lstm_lab/ (``cells.gru``, ``train``; ``cells`` is
 cells/__init__.py). mutmut (the ``mutation`` extra) works in a copy, mutants/, configured by
-[tool.mutmut] in pyproject.toml; it remembers results, so a second run only tests mutants of
-functions that changed. ``mutmut show NAME`` prints one mutant's diff. At most 2 worker
-processes by default (``--max-children``): the tests themselves are single-threaded.
+[tool.mutmut] in pyproject.toml. Naming a module re-runs every mutant of it; ``--rerun`` runs
+only those not killed (survived, untested or not run), which is what new tests can change.
+``mutmut show NAME`` prints one mutant's diff. At most 2 worker processes by default
+(``--max-children``): the tests themselves are single-threaded.
 
 Score = killed / (mutants - equivalent); a timeout counts as killed, a mutant no test reaches
 (or not yet run) as survived. Equivalent mutants are listed with their reason in
@@ -177,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
     parser.add_argument("--skipped", action="store_true",
                         help="list the functions mutmut made no mutant of")
+    parser.add_argument("--rerun", action="store_true",
+                        help="re-run only the mutants of the modules that were not killed")
     parser.add_argument("--max-children", type=int, default=2)
     args = parser.parse_args(argv)
     if args.skipped:
@@ -188,12 +192,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table:
         if not args.modules:
             parser.error("name the modules to mutate (a full run takes hours: see CONTRIBUTING.md)")
+        names = list(map(pattern, args.modules))
+        if args.rerun:
+            names = [n for row in table(args.modules, survivors=True) for n in row["left"]]
+            if not names:
+                print("no mutant of these modules is left to re-run")
+                print_table(table(args.modules))
+                return 0
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         mutmut = Path(sys.executable).with_name("mutmut")
         start = time.monotonic()
         status = subprocess.call(
-            [str(mutmut), "run", "--max-children", str(args.max_children),
-             *map(pattern, args.modules)], cwd=ROOT, env=env)
+            [str(mutmut), "run", "--max-children", str(args.max_children), *names],
+            cwd=ROOT, env=env)
         print(f"mutmut run took {time.monotonic() - start:.0f} s")
         if status:
             return status
