@@ -158,13 +158,16 @@ def _spy_on_allocations(monkeypatch):
     return made
 
 
-@pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize("kind", [*sorted(CELLS), "gru_reset_after"])
 def test_a_float32_cell_allocates_no_float64_scratch(kind, monkeypatch):
     """A float32 cell works in float32 throughout, its scratch buffers too: half the memory and
     bandwidth of float64 is the point of asking for it. A float64 buffer leaves the float32
     results almost or exactly unchanged, so only the allocations show it (lstm _run 28, 30,
     _lstm_loop 7, 9; gru _back 91, 93; cifg and peephole _run/_back np.empty(..., None))."""
-    cell = CELLS[kind](2, 3, seed=1, dtype=np.float32)
+    if kind == "gru_reset_after":
+        cell = ll.GRUCell(2, 3, seed=1, dtype=np.float32, reset_after=True)
+    else:
+        cell = CELLS[kind](2, 3, seed=1, dtype=np.float32)
     x = np.random.default_rng(0).normal(size=(4, 2, 2)).astype(np.float32)
     made = _spy_on_allocations(monkeypatch)
     trace = cell.forward(x)

@@ -579,11 +579,12 @@ def test_progress_on_a_terminal_redraws_one_line():
     assert stream.text.endswith("\rdemo [##############################] 12/10 done   \n")
 
 
-@pytest.mark.parametrize("stream", [_Stream(tty=False), _Pipe()], ids=["log", "pipe"])
-def test_progress_in_a_log_prints_a_line_per_tenth(stream):
+@pytest.mark.parametrize("make", [lambda: _Stream(tty=False), _Pipe], ids=["log", "pipe"])
+def test_progress_in_a_log_prints_a_line_per_tenth(make):
     """Progress._draw mutants on the log lines (one per tenth of the way, and one at close),
     __init__ mutants on isatty (a stream without it is a log) and 53, 54 on the first tenth
     (-1: step 0 prints, a step before it does not)."""
+    stream = make()                     # a fresh stream each run: the test may run twice
     bar = train.Progress(20, "demo", mode="text", interval=0.0, stream=stream)
     for step, message in [(-2, "z"), (0, "a"), (1, "b"), (2, "c"), (3, "d"), (18, "e"), (19, "f"),
                           (20, "g"), (20, "h")]:
