@@ -10,6 +10,7 @@ import pytest
 
 import lstm_lab as ll
 from lstm_lab.cells import CELLS
+from lstm_lab.cells.base import affine
 
 
 @pytest.mark.parametrize("kind", sorted(CELLS))
@@ -186,10 +187,10 @@ class _NoInputGateLinearCandidate(CELLS["nig"]):
     def step(self, x_t, h_prev=None, c_prev=None):
         x_t, h_prev, c_prev = self._check_step(x_t, h_prev, c_prev)
         p = self.params
-        f = ll.sigmoid(_affine(p, "f", x_t, h_prev) + p["p_f"] * c_prev)
-        g = _affine(p, "g", x_t, h_prev)
+        f = ll.sigmoid(affine(p, "f", x_t, h_prev) + p["p_f"] * c_prev)
+        g = affine(p, "g", x_t, h_prev)
         c = f * c_prev + g
-        o = ll.sigmoid(_affine(p, "o", x_t, h_prev) + p["p_o"] * c)
+        o = ll.sigmoid(affine(p, "o", x_t, h_prev) + p["p_o"] * c)
         return ll.State(o * np.tanh(c), c), {"f": f, "g": g, "o": o}
 
 
@@ -202,15 +203,11 @@ class _NoOutputGateLinearOutput(CELLS["nog"]):
     def step(self, x_t, h_prev=None, c_prev=None):
         x_t, h_prev, c_prev = self._check_step(x_t, h_prev, c_prev)
         p = self.params
-        f = ll.sigmoid(_affine(p, "f", x_t, h_prev) + p["p_f"] * c_prev)
-        i = ll.sigmoid(_affine(p, "i", x_t, h_prev) + p["p_i"] * c_prev)
-        g = np.tanh(_affine(p, "g", x_t, h_prev))
+        f = ll.sigmoid(affine(p, "f", x_t, h_prev) + p["p_f"] * c_prev)
+        i = ll.sigmoid(affine(p, "i", x_t, h_prev) + p["p_i"] * c_prev)
+        g = np.tanh(affine(p, "g", x_t, h_prev))
         c = f * c_prev + i * g
         return ll.State(c, c), {"f": f, "i": i, "g": g}
-
-
-def _affine(p, L, x_t, h_prev):
-    return p[f"W_x{L}"] @ x_t + p[f"W_h{L}"] @ h_prev + p[f"b_{L}"]
 
 
 @pytest.mark.parametrize("cls", [_NoInputGateLinearCandidate, _NoOutputGateLinearOutput])
