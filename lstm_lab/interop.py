@@ -152,7 +152,7 @@ def from_torch(cls, state_dict, **kwargs):
         )
     reset_after = _gru_flag(cls, kwargs, True, "PyTorch")
     W_ih = _array(state_dict["weight_ih_l0"], "weight_ih_l0")
-    W_hh = _array(state_dict["weight_hh_l0"], "weight_hh_l0").astype(W_ih.dtype)
+    W_hh = _array(state_dict["weight_hh_l0"], "weight_hh_l0")  # Params casts it to W_ih's dtype
     if W_hh.ndim != 2 or W_hh.shape[1] == 0:
         raise ValueError(f"weight_hh_l0 must have shape (G*H, H); got {W_hh.shape}")
     G, H = len(order), W_hh.shape[1]
@@ -224,7 +224,7 @@ def from_keras(cls, weights, **kwargs):
             f"arrays"
         )
     kernel = _array(weights[0], "kernel")
-    recurrent = _array(weights[1], "recurrent_kernel").astype(kernel.dtype)
+    recurrent = _array(weights[1], "recurrent_kernel")  # Params casts it to kernel's dtype
     if recurrent.ndim != 2 or recurrent.shape[0] == 0:
         raise ValueError(f"recurrent_kernel must have shape (H, G*H); got {recurrent.shape}")
     G, H = len(order), recurrent.shape[0]
