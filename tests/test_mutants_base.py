@@ -82,8 +82,8 @@ def test_step_jacobians_keep_a_float32_cells_dtype(kind):
 
 def test_backward_names_dh_and_spells_an_unbatched_shape():
     """Cell.backward converts dh under its name (mutants 4, 11, 12), spells an unbatched dh's
-    shape as (T, H) (mutants 14-16, 20-22) and checks the shape before finiteness (mutants 10,
-    13: a wrongly shaped dh holding NaN is reported as NaN)."""
+    shape as (T, H) and a batched one's as (T, B, H) (mutants 14-22) and checks the shape before
+    finiteness (mutants 10, 13: a wrongly shaped dh holding NaN is reported as NaN)."""
     cell = ll.LSTMCell(3, 4, seed=0)
     tr = cell.forward(np.zeros((5, 3)))
     with pytest.raises(TypeError, match="dh must be real; got a complex array"):
@@ -92,6 +92,11 @@ def test_backward_names_dh_and_spells_an_unbatched_shape():
         ValueError, match=r"dh must have shape \(T, H\) like trace.h = \(5, 4\); got \(5, 1, 4\)"
     ):
         cell.backward(tr, np.zeros((5, 1, 4)))
+    batched = cell.forward(np.zeros((5, 2, 3)))
+    with pytest.raises(
+        ValueError, match=r"dh must have shape \(T, B, H\) like trace.h = \(5, 2, 4\)"
+    ):
+        cell.backward(batched, np.zeros((5, 4)))
     bad = np.zeros((4, 4))
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match=r"dh must have shape \(T, H\) .* got \(4, 4\)"):
