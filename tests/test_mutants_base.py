@@ -151,7 +151,7 @@ def test_forward_of_a_float32_cell_converts_x_and_states(kind):
 
 
 @pytest.mark.parametrize("kind", sorted(CELLS))
-def test_weights_start_uniform_within_one_over_sqrt_h_and_biases_at_zero(kind):
+def test_weights_start_uniform_within_one_over_sqrt_h(kind):
     """_init_weights draws W_x*, W_h* from U(-1/sqrt(H), 1/sqrt(H)) (mutants 3, 15)."""
     H = 16
     cell = CELLS[kind](8, H, seed=0)
