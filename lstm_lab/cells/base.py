@@ -379,10 +379,9 @@ class Cell:
 # -- kernels shared by the variants' loops -------------------------------------------------------
 
 
-def affine(p, letter, x, h, b=None):
+def affine(p, letter, x, h):
     """W_x{letter} x + W_h{letter} h + b_{letter} for row vectors x (..., D) and h (..., H)."""
-    b = p["b_" + letter] if b is None else b
-    return x @ p["W_x" + letter].T + h @ p["W_h" + letter].T + b
+    return x @ p["W_x" + letter].T + h @ p["W_h" + letter].T + p["b_" + letter]
 
 
 def sigmoid_from_tanh(s, half):
