@@ -47,7 +47,8 @@ def _tool(tmp_path, monkeypatch, codes, equivalent=""):
 def test_the_score_leaves_out_equivalent_and_message_only_mutants(tmp_path, monkeypatch):
     # 1 changes only the error message, 2 is listed as equivalent, 3 survived
     tool = _tool(tmp_path, monkeypatch, {1: 0, 2: 0, 3: 0},
-                 "- `lstm_lab.m.x_f__mutmut_2`: a reason\n")
+                 "## Equivalent mutants\n\n- `lstm_lab.m.x_f__mutmut_2`: a reason\n\n"
+                 "## Survivors not yet killed\n\n- `lstm_lab.m.x_f__mutmut_3`: still open\n")
     (row,) = tool.table(["m"], survivors=True)
     assert (row["msg"], row["equivalent"], row["survived"]) == (1, 1, 1)
     assert row["score"] == 0.0 and row["left"] == ["lstm_lab.m.x_f__mutmut_3"]

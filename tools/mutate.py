@@ -48,13 +48,16 @@ def pattern(module: str) -> str:
 
 
 def equivalent() -> dict[str, str]:
-    """Mutant name -> reason, from the list in docs/mutation.md."""
+    """Mutant name -> reason, from the list in docs/mutation.md: the lines of its section
+    "## Equivalent mutants ..." only (a survivor named elsewhere on the page is no entry)."""
     if not EQUIVALENT_DOC.exists():
         return {}
-    found = {}
+    found, inside = {}, False
     for line in EQUIVALENT_DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            inside = line.startswith("## Equivalent mutants")
         match = re.match(r"- `(lstm_lab\.[^`]+)`: (.+)", line)
-        if match:
+        if inside and match:
             found[match.group(1)] = match.group(2)
     return found
 
