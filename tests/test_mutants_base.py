@@ -177,3 +177,16 @@ def test_forward_matches_the_step_equations_with_nonzero_biases(kind):
         state, _ = cell.step(x[t], h, c)
         h, c = state.h, state.c
         np.testing.assert_allclose(tr.h[t], h, rtol=1e-12, atol=1e-12, err_msg=kind)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_forward_refuses_weights_made_nan_in_place_and_names_one(kind):
+    """Cell._check_weights (mutant 1: the fast all-finite test inverted, so that only a fused
+    array that is all finite gets the per-name check; with a NaN in every one of them, in W_x*,
+    W_h* and b_*, nothing is checked and forward computes with NaN)."""
+    cell = CELLS[kind](2, 3, seed=0)
+    for prefix in ("W_x", "W_h", "b_"):              # the live arrays: no assignment check
+        name = next(n for n in cell.params if n.startswith(prefix))
+        cell.params[name].flat[0] = np.nan
+    with pytest.raises(ValueError, match=r"^weight W_x\w+ contains NaN or inf"):
+        cell.forward(np.ones((2, 2)))
