@@ -7,7 +7,9 @@ alone but not together", "look at dc" and "wrong in every case" hints, the expla
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +157,45 @@ def test_labels_say_what_the_states_do():
     for case in ex._hidden_state_exercise().cases:
         if "h_t = tanh(c_t)" in case.label:
             np.testing.assert_allclose(case.expected, np.tanh(case.args["c_t"]), rtol=1e-15)
+
+
+# ----------------------------------------------------------------------------- the diagnoses' words
+
+# What every exercise tells a learner, word for word: its equations, case labels and hints, and
+# each catalogued mistake's cause and where to look. The catalogue test checks that each
+# mistake is diagnosed with its own cause, whatever that says; this pins the words, so that a
+# changed diagnosis shows up as a reviewed change to this file. After a deliberate change,
+# rewrite it with:  python tests/test_mutants_exercises.py
+DIAGNOSES = Path(__file__).parent / "fixtures" / "diagnoses.json"
+
+
+def what_the_exercises_say():
+    """Every exercise's words, as plain data, by exercise name."""
+    from test_exercises import EXERCISES
+
+    said = {}
+    for name, make in EXERCISES.items():
+        e = make()
+        said[name] = {
+            "name": e.name, "call": e.call, "result": e.result, "equation": e.equation,
+            "together": e.together, "shared": e.shared,
+            "cases": [case.label for case in e.cases],
+            "mistakes": [{"plants": repr(m.changes), "cause": m.cause, "look at": m.look_at}
+                         for m in e.mistakes],
+        }
+    return said
+
+
+def test_every_diagnosis_says_what_was_reviewed():
+    want = json.loads(DIAGNOSES.read_text(encoding="utf-8"))
+    got = what_the_exercises_say()
+    assert list(got) == list(want)
+    for name in want:
+        for key in want[name]:
+            assert got[name][key] == want[name][key], f"{name}: {key}"
+
+
+if __name__ == "__main__":
+    DIAGNOSES.write_text(json.dumps(what_the_exercises_say(), indent=1, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
+    print(f"wrote {DIAGNOSES}")
