@@ -66,6 +66,25 @@ def pytest_terminal_summary(terminalreporter):
 
 
 @pytest.fixture
+def leaves_matplotlib_as_it_was():
+    """No global rcParams changed and no pyplot figure left open by the test.
+
+    The explorers draw on figures of their own, outside pyplot, and set their style per
+    figure, so that a notebook's own plots are never touched. Modules whose tests draw say
+    ``pytestmark = pytest.mark.usefixtures("leaves_matplotlib_as_it_was")``.
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = dict(matplotlib.rcParams)
+    yield
+    after = dict(matplotlib.rcParams)
+    changed = sorted(k for k in before if before[k] != after[k])
+    assert not changed, f"rcParams changed: {changed}"
+    assert plt.get_fignums() == [], "a pyplot figure was left open"
+
+
+@pytest.fixture
 def make_explorer(request):
     """Build explorers by registry name, closed after the test: ``make_explorer('chain', T=9)``."""
     from lstm_lab import widgets

@@ -7,7 +7,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import ipywidgets  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
@@ -15,6 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 from test_diagram import _clashes  # noqa: E402  (the label-clash checker of the cell diagram)
 from test_faults import Fault, count_calls, failing  # noqa: E402  (fault injection)
+from test_widgets import pixels  # noqa: E402  (an explorer's pixels)
 
 import lstm_lab as ll  # noqa: E402
 from lstm_lab import diagram, gradients, widgets  # noqa: E402
@@ -22,21 +22,13 @@ from lstm_lab import diagram, gradients, widgets  # noqa: E402
 KINDS = list(ll.CELLS)
 
 
-@pytest.fixture(autouse=True)
-def no_pyplot_figures_left():
-    yield
-    assert plt.get_fignums() == []
+pytestmark = pytest.mark.usefixtures("leaves_matplotlib_as_it_was")
 
 
 @pytest.fixture
 def explorer(make_explorer):
     """Build a 'chain' explorer with keywords; it is closed after the test."""
     return functools.partial(make_explorer, "chain")
-
-
-def pixels(fig):
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba()).copy()
 
 
 def run(kind, T, H=2, seed=0, pulse=None):

@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402  (only to check that no pyplot figure is left open)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
@@ -27,13 +26,7 @@ STEPS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def leaves_matplotlib_as_it_was():
-    before = dict(matplotlib.rcParams)
-    yield
-    after = dict(matplotlib.rcParams)
-    assert sorted(k for k in before if before[k] != after[k]) == []
-    assert plt.get_fignums() == []
+pytestmark = pytest.mark.usefixtures("leaves_matplotlib_as_it_was")
 
 
 def make_trace(kind, T=4, D=1, H=2, B=None, seed=0):

@@ -150,8 +150,9 @@ def test_torch_tensors_and_lists_are_accepted():
 # -- refusals -------------------------------------------------------------------------------------
 
 
-def sd_of(G, D=3, H=2, bias=True):
-    rng = np.random.default_rng(0)
+def sd_of(G, D=3, H=2, bias=True, seed=0):
+    """A PyTorch layer-0 state dict with G gate blocks (1 nn.RNN, 3 nn.GRU, 4 nn.LSTM)."""
+    rng = np.random.default_rng(seed)
     sd = {"weight_ih_l0": rng.normal(size=(G * H, D)), "weight_hh_l0": rng.normal(size=(G * H, H))}
     if bias:
         sd.update(bias_ih_l0=rng.normal(size=G * H), bias_hh_l0=rng.normal(size=G * H))

@@ -8,17 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_interop import sd_of  # the state-dict builder of the interop tests
 
 import lstm_lab as ll
-
-
-def sd_of(G, D=3, H=2, bias=True, seed=0):
-    """A PyTorch layer-0 state dict with G gate blocks (1 nn.RNN, 3 nn.GRU, 4 nn.LSTM)."""
-    rng = np.random.default_rng(seed)
-    sd = {"weight_ih_l0": rng.normal(size=(G * H, D)), "weight_hh_l0": rng.normal(size=(G * H, H))}
-    if bias:
-        sd.update(bias_ih_l0=rng.normal(size=G * H), bias_hh_l0=rng.normal(size=G * H))
-    return sd
 
 
 def keras_of(G, D=3, H=2, seed=0, bias_shape=None):

@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402  (only to check that no pyplot figure is left open)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
@@ -29,15 +28,7 @@ def _values(trace, sym):
     return {"h": trace.h, "c": trace.c}.get(sym) if sym in "hc" else trace.gates[sym]
 
 
-@pytest.fixture(autouse=True)
-def leaves_matplotlib_as_it_was():
-    """No global rcParams changed and no pyplot figure left open, by any test here."""
-    before = dict(matplotlib.rcParams)
-    yield
-    after = dict(matplotlib.rcParams)
-    changed = sorted(k for k in before if before[k] != after[k])
-    assert not changed, f"rcParams changed: {changed}"
-    assert plt.get_fignums() == [], "a pyplot figure was left open"
+pytestmark = pytest.mark.usefixtures("leaves_matplotlib_as_it_was")
 
 
 def make_trace(kind, T=12, D=1, H=3, B=None, seed=0):

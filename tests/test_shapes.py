@@ -10,11 +10,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import ipywidgets  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 from test_diagram import _clashes, _label_boxes  # noqa: E402  (the label-clash checker)
+from test_widgets import pixels  # noqa: E402  (an explorer's pixels)
 
 import lstm_lab as ll  # noqa: E402
 from lstm_lab import diagram, widgets  # noqa: E402
@@ -26,21 +26,13 @@ SHAPES = ["one_to_one", "one_to_many", "many_to_one", "many_to_many", "encoder_d
           "stacked", "bidirectional"]
 
 
-@pytest.fixture(autouse=True)
-def no_pyplot_figures_left():
-    yield
-    assert plt.get_fignums() == []
+pytestmark = pytest.mark.usefixtures("leaves_matplotlib_as_it_was")
 
 
 @pytest.fixture
 def explorer(make_explorer):
     """Build a 'shapes' explorer with keywords; it is closed after the test."""
     return functools.partial(make_explorer, "shapes")
-
-
-def pixels(fig):
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba()).copy()
 
 
 def written(d):

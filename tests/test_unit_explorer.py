@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from test_widgets import pixels  # noqa: E402  (an explorer's pixels)
 
 import lstm_lab as ll  # noqa: E402
 from lstm_lab import generate, train, widgets  # noqa: E402
@@ -18,10 +19,7 @@ from lstm_lab import generate, train, widgets  # noqa: E402
 TEXT = generate.make_text(3000, seed=1)          # the explorer's default text
 
 
-@pytest.fixture(autouse=True)
-def no_pyplot_figures_left():
-    yield
-    assert plt.get_fignums() == [], "a test left pyplot figures open"
+pytestmark = pytest.mark.usefixtures("leaves_matplotlib_as_it_was")
 
 
 @pytest.fixture
@@ -36,11 +34,6 @@ def saved():
     model, vocab, untrained = generate.load_char_model()
     x = vocab.one_hot(TEXT)
     return model.cell.forward(x), untrained.forward(x)
-
-
-def pixels(ex):
-    ex.figure.canvas.draw()
-    return np.asarray(ex.figure.canvas.buffer_rgba()).copy()
 
 
 def activation(trace, quantity):

@@ -12,7 +12,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import ipywidgets  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -29,10 +28,7 @@ STEP_NAMES = ["forget", "input", "update", "output", "lstm"]
 REPO = Path(ll.__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def no_pyplot_figures_left():
-    yield
-    assert plt.get_fignums() == [], "a test left pyplot figures open"
+pytestmark = pytest.mark.usefixtures("leaves_matplotlib_as_it_was")
 
 
 @pytest.fixture
@@ -41,9 +37,11 @@ def make(make_explorer):
     return make_explorer
 
 
-def pixels(ex):
-    ex.figure.canvas.draw()
-    return np.asarray(ex.figure.canvas.buffer_rgba()).copy()
+def pixels(shown):
+    """The RGBA pixels of an explorer's figure (or of a figure), drawn now."""
+    fig = getattr(shown, "figure", shown)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
 
 
 def other_value(slider, delta=2.5):
