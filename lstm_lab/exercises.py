@@ -1336,9 +1336,27 @@ def _verdict(ex, run):
                    outcome=run.outcomes[shown], note=note)
 
 
+def _shapes_advice(ex):
+    """Where a shape error comes from in this exercise, in one sentence."""
+    if ex.kind in ("grads", "bptt"):
+        return ("Each gradient has the shape of what it is the gradient of (dW_h* like W_h*, dx_t "
+                "like x_t), and going back through a product W @ v takes the transpose: W.T @ da.")
+    if ex.kind == "sequence":
+        return ("With a batch, rows are examples: x[t] (B, D) @ W_x*.T and h (B, H) @ W_h*.T, "
+                "each (B, H).")
+    if not any(k.startswith("W_") or k == "params" for k in ex.cases[0].args):
+        return "Every input here is a vector of shape (H,): combine them element by element."
+    return ("Check that every weight multiplies the vector of its own size, W_x* (H, D) @ x_t "
+            "(D,) and W_h* (H, H) @ h_{t-1} (H,).")
+
+
 def _undiagnosed(ex, run, wrong):
     """What can still be said when no known mistake reproduces the learner's numbers: which
     isolation cases are right and which wrong, and so which term to look at."""
+    if all(value is _SHAPE_ERROR for value in run.values):
+        return ["Your function raises a shape error on every case, so there are no numbers to "
+                "compare yet. " + _shapes_advice(ex) +
+                " The failing case shows the shapes of its inputs and the error."]
     text = "None of the usual mistakes reproduces your numbers."
     if ex.kind == "pair":
         c_right = all(value is not _SHAPE_ERROR and _close(value[1], case.expected[1])
@@ -1363,9 +1381,7 @@ def _undiagnosed(ex, run, wrong):
     if hinted and not set(hinted) & set(wrong) and ex.together:
         text += " " + ex.together
     if any(run.values[k] is _SHAPE_ERROR for k in wrong):
-        text += (" Your function raises a shape error on some cases: check that every weight "
-                 "multiplies the vector of its own size, W_x* (H, D) @ x_t (D,) and W_h* (H, H) @ "
-                 "h_{t-1} (H,).")
+        text += " Your function raises a shape error on some cases. " + _shapes_advice(ex)
     if ex.kind == "grads":
         text += " " + _grads_localise(ex, run, wrong)
     return [text + " Compare your code with the equations line by line."]

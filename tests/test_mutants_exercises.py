@@ -7,6 +7,8 @@ alone but not together", "look at dc" and "wrong in every case" hints, the expla
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 from pathlib import Path
@@ -159,14 +161,20 @@ def test_labels_say_what_the_states_do():
             np.testing.assert_allclose(case.expected, np.tanh(case.args["c_t"]), rtol=1e-15)
 
 
-# ----------------------------------------------------------------------------- the diagnoses' words
+# ------------------------------------------------------------------------ the words students read
 
-# What every exercise tells a learner, word for word: its equations, case labels and hints, and
-# each catalogued mistake's cause and where to look. The catalogue test checks that each
-# mistake is diagnosed with its own cause, whatever that says; this pins the words, so that a
-# changed diagnosis shows up as a reviewed change to this file. After a deliberate change,
-# rewrite it with:  python tests/test_mutants_exercises.py
+# What the exercises tell a learner, word for word. DIAGNOSES holds every exercise's equations,
+# case labels, hints and each catalogued mistake's cause and where to look; MESSAGES holds what
+# each checker, grade() and demonstrate() say about a set of learner functions that reaches
+# every kind of message (right, one and two catalogued mistakes, an unknown slip, a row, an
+# input changed in place, errors, bad return values, a time-out). The other tests check that a
+# message names the right thing; these pin the words, so that a changed message shows up as a
+# reviewed change to the fixture. After a deliberate change, rewrite both with:
+#     python tests/test_mutants_exercises.py
 DIAGNOSES = Path(__file__).parent / "fixtures" / "diagnoses.json"
+MESSAGES = Path(__file__).parent / "fixtures" / "checker_messages.json"
+# a printed number; it is compared to a tolerance, since the learner functions here use BLAS
+NUMBER = re.compile(r"(-?\d+\.\d*(?:e[+-]?\d+)?|-?\d+e[+-]?\d+)")
 
 
 def what_the_exercises_say():
@@ -186,6 +194,86 @@ def what_the_exercises_say():
     return said
 
 
+def _scaled(value, k):
+    if isinstance(value, dict):
+        return {key: _scaled(v, k) for key, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_scaled(v, k) for v in value)
+    return value * k
+
+
+def learners(e):
+    """(label, learner function, time limit) for exercise e, reaching every kind of message."""
+    from test_exercises import BROKEN
+
+    def planted(*changes):
+        cfg = {slot: value for m in changes for slot, value in m.changes}
+        return lambda *args: e.variant(cfg, *args)
+
+    right = planted()
+
+    def changes_its_input(*args):
+        out = right(*args)
+        next(a for a in args if isinstance(a, np.ndarray))[...] += 1.0
+        return out
+
+    def own_shape_error(*args):
+        raise ValueError("operands could not be broadcast together with shapes (4,) (3,)")
+
+    def never_returns(*args):
+        while True:
+            pass
+
+    yield "right", right, None
+    yield "mistake 0", planted(e.mistakes[0]), None
+    yield "mistake 1", planted(e.mistakes[1]), None
+    yield "mistakes 0 and 2", planted(e.mistakes[0], e.mistakes[2]), None
+    yield "an unknown slip", lambda *args: _scaled(right(*args), 1.37), None
+    if e.kind == "vector":
+        yield "a row", lambda *args: right(*args).reshape(1, -1), None
+        yield "a column", lambda *args: right(*args).reshape(-1, 1), None
+    yield "changes its input", changes_its_input, None
+    yield "a shape error", own_shape_error, None
+    if e.name == "check_forget_gate":
+        yield "never returns", never_returns, 0.2
+    for label, (fn, _) in BROKEN.items():
+        yield label, fn, None
+
+
+def what_the_checkers_say():
+    """{check name: {learner label: message}}, with grade() and demonstrate() beside them."""
+    said = {}
+    for name, check in ex.CHECKS.items():
+        e = ex._EXERCISES[name]()
+        out = said[name] = {}
+        for label, fn, limit in learners(e):
+            result = check(fn, time_limit=limit) if limit else check(fn)
+            out[label] = result.message
+            if label in ("right", "mistake 0"):
+                out[label + ", html"] = result._repr_html_()
+        wrong = dict((label, fn) for label, fn, _ in learners(e))["mistake 0"]
+        shown = ex.demonstrate(name, wrong)
+        out["demonstrate"] = repr(shown)
+        out["demonstrate, html"] = shown._repr_html_()
+        for part in range(1, len(ex.parts(name)) + 1):
+            try:
+                with contextlib.redirect_stdout(io.StringIO()) as printed:
+                    ex.grade(name, wrong, part)
+                out[f"grade part {part}"] = printed.getvalue()
+            except ex.GradingFailure as failure:
+                out[f"grade part {part}"] = str(failure)
+    return said
+
+
+def same_words(got, want):
+    """Equal text, and numbers equal to the printed precision."""
+    g, w = NUMBER.split(got), NUMBER.split(want)
+    if len(g) != len(w) or g[::2] != w[::2]:
+        return False
+    return all(len(a) == len(b) and np.isclose(float(a), float(b), rtol=2e-3, atol=1e-9)
+               for a, b in zip(g[1::2], w[1::2], strict=True))
+
+
 def test_every_diagnosis_says_what_was_reviewed():
     want = json.loads(DIAGNOSES.read_text(encoding="utf-8"))
     got = what_the_exercises_say()
@@ -195,7 +283,26 @@ def test_every_diagnosis_says_what_was_reviewed():
             assert got[name][key] == want[name][key], f"{name}: {key}"
 
 
+def test_every_checker_message_says_what_was_reviewed():
+    want = json.loads(MESSAGES.read_text(encoding="utf-8"))
+    got = what_the_checkers_say()
+    assert list(got) == list(want)
+    for name in want:
+        assert list(got[name]) == list(want[name]), name
+        for label, message in want[name].items():
+            assert same_words(got[name][label], message), (
+                f"{name}, {label}:\n--- got\n{got[name][label]}\n--- reviewed\n{message}")
+
+
+def test_same_words_allows_only_the_last_printed_digit():
+    assert same_words("h_t = [0.1234 -0.5] at t = 3", "h_t = [0.1235 -0.5] at t = 3")
+    assert not same_words("h_t = [0.1234 -0.5]", "h_t = [0.1334 -0.5]")
+    assert not same_words("h_t = [0.1234 -0.5]", "h_t = [0.12345 -0.5]")
+    assert not same_words("h_t = [0.1234]", "c_t = [0.1234]")
+    assert not same_words("t = 3", "t = 4")
+
+
 if __name__ == "__main__":
-    DIAGNOSES.write_text(json.dumps(what_the_exercises_say(), indent=1, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
-    print(f"wrote {DIAGNOSES}")
+    for path, said in ((DIAGNOSES, what_the_exercises_say()), (MESSAGES, what_the_checkers_say())):
+        path.write_text(json.dumps(said, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote tests/fixtures/{path.name}")
