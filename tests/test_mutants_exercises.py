@@ -266,7 +266,13 @@ def what_the_checkers_say():
 
 
 def same_words(got, want):
-    """Equal text, and numbers equal to the printed precision."""
+    """Equal text, and numbers equal to the printed precision.
+
+    A line naming mutmut's trampoline as the learner's line is dropped: under mutmut every call
+    into lstm_lab.exercises passes through it, so a learner function called with the wrong
+    number of arguments fails there instead of at a line of ours.
+    """
+    got = re.sub(r"\n +in trampoline: [^\n]*", "", got)
     g, w = NUMBER.split(got), NUMBER.split(want)
     if len(g) != len(w) or g[::2] != w[::2]:
         return False
@@ -300,6 +306,8 @@ def test_same_words_allows_only_the_last_printed_digit():
     assert not same_words("h_t = [0.1234 -0.5]", "h_t = [0.12345 -0.5]")
     assert not same_words("h_t = [0.1234]", "c_t = [0.1234]")
     assert not same_words("t = 3", "t = 4")
+    assert same_words("TypeError: f\n    in trampoline: return orig_func()\nIt was",
+                      "TypeError: f\nIt was")
 
 
 if __name__ == "__main__":
