@@ -737,6 +737,71 @@ def test_a_reset_that_fails_anywhere_leaves_the_explorer_as_it_was(explorer_fact
         assert _same_explorer(_explorer_state(ex), before), f"call {n} of {total}"
 
 
+# The explorers built on other models than one cell (the network shapes, the trained character
+# model's units, the whole cell diagram, attention): the same sweep over what their update
+# calls. chain, gru, variants and training have sweeps of their own, in test_chain,
+# test_variant_explorers and test_training_explorer.
+OTHER_MOVES = [("shapes", "slider", "T", 7), ("shapes", "control", "shape", "stacked"),
+               ("shapes", "slider", "H", 3), ("units", "slider", "clip", 0.5),
+               ("units", "control", "unit", 3), ("units", "control", "quantity", "h"),
+               ("cell", "slider", "b_f", 1.5), ("attention", "slider", "scale", 2.0),
+               ("attention", "control", "t", 2)]
+SWEPT_ELSEWHERE = {"chain", "gru", "variants", "training"}
+
+
+def _other_targets(ex):
+    found = [(ex, "_update_artists"), (ex, "_draw")]
+    if hasattr(getattr(ex, "cell", None), "forward"):
+        found.append((ex.cell, "forward"))
+    return found + [(p, "update") for p in ex.plots.values() if hasattr(p, "update")]
+
+
+def _other_state(ex):
+    params = getattr(getattr(ex, "cell", None), "params", None)
+    return (None if params is None else arrays_of(params),
+            {k: s.value for k, s in ex.sliders.items()},
+            {k: c.value for k, c in ex.controls.items() if hasattr(c, "value")},
+            ex._snapshot_png())
+
+
+def test_every_explorer_has_a_fault_sweep():
+    swept = {m[0] for m in MOVES} | {m[0] for m in OTHER_MOVES} | SWEPT_ELSEWHERE
+    assert swept == set(widgets.EXPLORERS)
+
+
+@pytest.mark.parametrize("exc", [Fault("plot failed"), KeyboardInterrupt()],
+                         ids=["error", "interrupt"])
+@pytest.mark.parametrize("move", OTHER_MOVES, ids=[f"{m[0]}-{m[2]}" for m in OTHER_MOVES])
+def test_a_move_in_the_other_explorers_that_fails_anywhere_leaves_them_as_they_were(
+        explorer_factory, move, exc):
+    name, kind, key, value = move
+    ex = explorer_factory(name)
+    widget = (ex.sliders if kind == "slider" else ex.controls)[key]
+    assert widget.value != value
+
+    def do_move():
+        widget.value = value
+
+    total = count_calls(_other_targets(ex), do_move)
+    assert total > 0
+    ex.reset()
+    before = _other_state(ex)
+    for n in range(1, total + 1):
+        with failing(_other_targets(ex), n, exc):
+            if isinstance(exc, Exception):
+                do_move()
+                assert ex.error is exc, n
+            else:
+                with pytest.raises(KeyboardInterrupt):
+                    do_move()
+        after = _other_state(ex)
+        assert (after[0] is None) == (before[0] is None), n
+        assert before[0] is None or same(after[0], before[0]), f"call {n} of {total}"
+        assert after[1:] == before[1:], f"call {n} of {total}"
+    do_move()                                   # and the explorer still works afterwards
+    assert ex.error is None and widget.value == value
+
+
 # ============================================================================ files
 
 
