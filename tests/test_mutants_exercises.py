@@ -162,6 +162,31 @@ def test_labels_say_what_the_states_do():
             np.testing.assert_allclose(case.expected, np.tanh(case.args["c_t"]), rtol=1e-15)
 
 
+# ------------------------------------------------------------------------- grade and time limits
+
+
+def test_grade_keeps_one_verdict_per_exercise_for_the_same_function():
+    """A sigmoid gate is right as the forget gate and wrong as the candidate (tanh): grading
+    the one function on both must not reuse the first verdict (exercises._graded_run's key)."""
+    def gate(x_t, h_prev, W_x, W_h, b):
+        return sig(W_x @ x_t + W_h @ h_prev + b)
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        ex.grade("forget_gate", gate, 1)
+    with pytest.raises(ex.GradingFailure, match="uses the sigmoid where tanh belongs"):
+        ex.grade("candidate", gate, 1)
+
+
+@pytest.mark.parametrize("name", list(ex.CHECKS))
+def test_every_check_passes_its_time_limit_on(name):
+    def endless(*args):
+        while True:
+            pass
+
+    result = ex.CHECKS[name](endless, time_limit=0.1)
+    assert "did not return within 0.1 s" in result.message, result.message
+
+
 # ------------------------------------------------------------------------ the words students read
 
 # What the exercises tell a learner, word for word. DIAGNOSES holds every exercise's equations,
