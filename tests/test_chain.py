@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 from test_diagram import _clashes  # noqa: E402  (the label-clash checker of the cell diagram)
-from test_faults import Fault, count_calls, failing  # noqa: E402  (fault injection)
+from test_faults import Fault, sweep_an_explorer_move  # noqa: E402  (fault injection)
 from test_widgets import pixels  # noqa: E402  (an explorer's pixels)
 
 import lstm_lab as ll  # noqa: E402
@@ -436,19 +436,7 @@ def test_a_move_that_fails_anywhere_leaves_the_explorer_as_it_was(explorer, move
     def do_move():
         widget.value = value
 
-    total = count_calls(targets, do_move)
-    assert total >= 10
-    ex.reset()
-    before = _state(ex)
-    for n in range(1, total + 1):
-        with failing(targets, n, exc):
-            if isinstance(exc, Exception):
-                do_move()
-                assert ex.error is exc, n
-            else:
-                with pytest.raises(KeyboardInterrupt):
-                    do_move()
-        assert _same_state(_state(ex), before), f"call {n} of {total}"
+    assert sweep_an_explorer_move(ex, lambda: targets, do_move, exc, _state, _same_state) >= 10
     do_move()
     assert ex.error is None and widget.value == value
     check_explorer(ex)

@@ -102,6 +102,28 @@ def count_calls(targets, operation):
     return calls.n
 
 
+def sweep_an_explorer_move(ex, targets, move, exc, state, same_state, after_reset=None):
+    """Make `move()` fail with `exc` at each call of `targets()` in turn, from the explorer's
+    reset state: each time the error is shown (an interrupt goes on) and `state(ex)` is as it
+    was. `after_reset(state)` may check the reset first. Returns how many calls were swept."""
+    total = count_calls(targets(), move)
+    assert total > 0
+    ex.reset()
+    before = state(ex)
+    if after_reset is not None:
+        after_reset(before)
+    for n in range(1, total + 1):
+        with failing(targets(), n, exc):
+            if isinstance(exc, Exception):
+                move()
+                assert ex.error is exc, n
+            else:
+                with pytest.raises(KeyboardInterrupt):
+                    move()
+        assert same_state(state(ex), before), f"call {n} of {total}"
+    return total
+
+
 def _deliverable():
     """True where a real SIGINT would raise KeyboardInterrupt now (not held off)."""
     return signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -685,37 +707,6 @@ def _targets(ex):
     return found
 
 
-@pytest.mark.parametrize("exc", [Fault("plot failed"), KeyboardInterrupt()],
-                         ids=["error", "interrupt"])
-@pytest.mark.parametrize("move", MOVES, ids=[f"{m[0]}-{m[2]}" for m in MOVES])
-def test_a_slider_move_that_fails_anywhere_leaves_the_explorer_as_it_was(
-        explorer_factory, move, exc):
-    name, kind, key, value = move
-    ex = explorer_factory(name)
-    widget = (ex.sliders if kind == "slider" else ex.controls)[key]
-    before = _explorer_state(ex)
-
-    def do_move():
-        widget.value = value
-
-    total = count_calls(_targets(ex), do_move)
-    assert total > 0
-    ex.reset()
-    assert _same_explorer(_explorer_state(ex)[:3] + before[3:], before)
-    before = _explorer_state(ex)
-    for n in range(1, total + 1):
-        with failing(_targets(ex), n, exc):
-            if isinstance(exc, Exception):
-                do_move()
-                assert ex.error is exc, n
-            else:
-                with pytest.raises(KeyboardInterrupt):
-                    do_move()
-        assert _same_explorer(_explorer_state(ex), before), f"call {n} of {total}"
-    do_move()                                   # and the explorer still works afterwards
-    assert ex.error is None and widget.value == value
-
-
 @pytest.mark.parametrize("exc", [Fault("draw failed"), KeyboardInterrupt()],
                          ids=["error", "interrupt"])
 @pytest.mark.parametrize("name", ["lstm", "rnn_memory"])
@@ -764,6 +755,12 @@ def _other_state(ex):
             ex._snapshot_png())
 
 
+def _same_other_state(a, b):
+    params_same = a[0] is b[0] is None or (a[0] is not None and b[0] is not None
+                                           and same(a[0], b[0]))
+    return params_same and a[1:] == b[1:]
+
+
 def test_every_explorer_has_a_fault_sweep():
     swept = {m[0] for m in MOVES} | {m[0] for m in OTHER_MOVES} | SWEPT_ELSEWHERE
     assert swept == set(widgets.EXPLORERS)
@@ -771,33 +768,27 @@ def test_every_explorer_has_a_fault_sweep():
 
 @pytest.mark.parametrize("exc", [Fault("plot failed"), KeyboardInterrupt()],
                          ids=["error", "interrupt"])
-@pytest.mark.parametrize("move", OTHER_MOVES, ids=[f"{m[0]}-{m[2]}" for m in OTHER_MOVES])
-def test_a_move_in_the_other_explorers_that_fails_anywhere_leaves_them_as_they_were(
-        explorer_factory, move, exc):
+@pytest.mark.parametrize("move", MOVES + OTHER_MOVES,
+                         ids=[f"{m[0]}-{m[2]}" for m in MOVES + OTHER_MOVES])
+def test_a_move_that_fails_anywhere_leaves_the_explorer_as_it_was(explorer_factory, move, exc):
     name, kind, key, value = move
     ex = explorer_factory(name)
     widget = (ex.sliders if kind == "slider" else ex.controls)[key]
     assert widget.value != value
+    start = _explorer_state(ex) if move in MOVES else None
 
     def do_move():
         widget.value = value
 
-    total = count_calls(_other_targets(ex), do_move)
-    assert total > 0
-    ex.reset()
-    before = _other_state(ex)
-    for n in range(1, total + 1):
-        with failing(_other_targets(ex), n, exc):
-            if isinstance(exc, Exception):
-                do_move()
-                assert ex.error is exc, n
-            else:
-                with pytest.raises(KeyboardInterrupt):
-                    do_move()
-        after = _other_state(ex)
-        assert (after[0] is None) == (before[0] is None), n
-        assert before[0] is None or same(after[0], before[0]), f"call {n} of {total}"
-        assert after[1:] == before[1:], f"call {n} of {total}"
+    def reset_is_the_start(state):      # the trace is computed anew, so compared apart
+        assert _same_explorer(state[:3] + start[3:], start)
+
+    if move in MOVES:
+        sweep_an_explorer_move(ex, lambda: _targets(ex), do_move, exc, _explorer_state,
+                               _same_explorer, reset_is_the_start)
+    else:
+        sweep_an_explorer_move(ex, lambda: _other_targets(ex), do_move, exc, _other_state,
+                               _same_other_state)
     do_move()                                   # and the explorer still works afterwards
     assert ex.error is None and widget.value == value
 
