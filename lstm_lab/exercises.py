@@ -2104,7 +2104,7 @@ def parts(name):
 input gate open', 'the random cases']
     """
     ex = _EXERCISES[name]()
-    out = [(case.label.split(" (")[0].split(":")[0], [k])
+    out = [(case.label.split(" (")[0], [k])
            for k, case in enumerate(ex.cases) if case.hint]
     together = [k for k, case in enumerate(ex.cases) if not case.hint]
     return out + [("the random cases", together)]
