@@ -1150,18 +1150,28 @@ class _Run:
 
 
 def _normalise_pair(value, H):
-    if not isinstance(value, (tuple, list, np.ndarray)) or np.ndim(value) == 0 or len(value) != 2 \
-            or np.ndim(value[0]) == 0:
-        kind = (f"one array of shape {value.shape}" if isinstance(value, np.ndarray)
-                else type(value).__name__)
+    """(h_t, c_t) as two float arrays, or a problem. Each half is looked at on its own: numpy
+    cannot make one array of a pair whose halves differ in shape, or of a None."""
+    pair = (len(value) == 2 if isinstance(value, (tuple, list)) else
+            isinstance(value, np.ndarray) and value.ndim >= 2 and len(value) == 2)
+    if value is None:
+        return None, _as_vector(value, H)[1]
+    if not pair:
+        kind = (f"one array of shape {value.shape}" if isinstance(value, np.ndarray) else
+                f"a {type(value).__name__} of {len(value)} values"
+                if isinstance(value, (tuple, list)) else type(value).__name__)
         return None, f"must return the pair (h_t, c_t); it returned {kind}."
     out = []
     for name, v in zip(("h_t", "c_t"), value, strict=True):
+        if v is None:
+            return None, (f"returned a pair whose {name} is None: is the line that computes "
+                          f"{name} missing, or does it call a function that returns nothing?")
         arr, problem = _as_vector(v, H)
         if problem:
-            return None, f"returned a pair whose {name} {problem[len('returned '):]}"
+            return None, f"returned a pair (h_t, c_t), but as {name} it {problem}"
         if arr.shape != (H,):
-            return None, _shape_problem(arr.shape, H, None, name)
+            return None, ("returned a pair (h_t, c_t) of the wrong shape: "
+                          + _shape_problem(arr.shape, H, None, name))
         out.append(arr)
     return tuple(out), None
 

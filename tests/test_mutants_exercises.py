@@ -228,6 +228,35 @@ def _scaled(value, k):
     return value * k
 
 
+def _misshapen(e):
+    """(label, change) pairs: the right numbers returned in a wrong form, for e's kind of result."""
+    if e.kind == "vector":
+        yield "a row", lambda v: v.reshape(1, -1)
+        yield "a column", lambda v: v.reshape(-1, 1)
+    elif e.kind == "pair":
+        yield "h_t as a row", lambda v: (v[0].reshape(1, -1), v[1])
+        yield "c_t as a column", lambda v: (v[0], v[1].reshape(-1, 1))
+        yield "three values", lambda v: (*v, v[0])
+        yield "a pair of numbers", lambda v: (0.5, 0.5)
+        yield "h_t is None", lambda v: (None, v[1])
+        yield "one array", lambda v: np.concatenate(v)
+    else:                                   # a dict of arrays
+        first = next(iter(e.variant({}, *e.cases[0].args.values())))
+        weight = next((k for k in e.variant({}, *e.cases[0].args.values()) if k[:2] == "W_"),
+                      first)
+        names = {"x_t": "dx", "h_prev": "dh_prev", "c_prev": "dc"}
+        yield "keys with a d", lambda v: {names.get(k, "d" + k): x for k, x in v.items()}
+        yield "a key missing", lambda v: {k: x for k, x in v.items() if k != first}
+        yield "a weight transposed", lambda v: {**v, weight: v[weight].T}
+        yield "an extra axis", lambda v: {**v, first: v[first][None]}
+        yield "a string", lambda v: {**v, first: "oops"}
+        yield "NaN", lambda v: {**v, first: v[first] * np.nan}
+        yield "a list", lambda v: list(v.values())
+        if e.kind == "sequence":
+            yield "batch first", lambda v: {k: np.swapaxes(x, 0, 1) for k, x in v.items()}
+            yield "the last step only", lambda v: {k: x[-1] for k, x in v.items()}
+
+
 def learners(e):
     """(label, learner function, time limit) for exercise e, reaching every kind of message."""
     from test_exercises import BROKEN
@@ -255,9 +284,8 @@ def learners(e):
     yield "mistake 1", planted(e.mistakes[1]), None
     yield "mistakes 0 and 2", planted(e.mistakes[0], e.mistakes[2]), None
     yield "an unknown slip", lambda *args: _scaled(right(*args), 1.37), None
-    if e.kind == "vector":
-        yield "a row", lambda *args: right(*args).reshape(1, -1), None
-        yield "a column", lambda *args: right(*args).reshape(-1, 1), None
+    for label, change in _misshapen(e):
+        yield label, (lambda *args, change=change: change(right(*args))), None
     yield "changes its input", changes_its_input, None
     yield "a shape error", own_shape_error, None
     if e.name == "check_forget_gate":
