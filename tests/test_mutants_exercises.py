@@ -32,20 +32,42 @@ def cell_update(c_prev, f_t, i_t, g_t):
     return f_t * c_prev + i_t * g_t
 
 
-def lstm_backward(dh_t, dc_t, cache, dc_scale=1.0):
-    """The LSTM step's backward; dc_scale != 1 plants an unknown slip in dc."""
+def lstm_backward(dh_t, dc_t, cache, dc_scale=1.0, slip=None):
+    """The LSTM step's backward; dc_scale != 1 plants an unknown slip in dc, `slip` one of the
+    catalogued mistakes, written as a learner would write it (see SLIPS)."""
     P = cache["params"]
     f, i, g, o = (cache[f"{L}_t"] for L in "figo")
-    tc = np.tanh(cache["c_t"])
-    dc = dc_scale * (dc_t + dh_t * o * (1 - tc**2))
-    da = {"f": dc * cache["c_prev"] * f * (1 - f), "i": dc * g * i * (1 - i),
-          "g": dc * i * (1 - g**2), "o": dh_t * tc * o * (1 - o)}
+    c, tc = cache["c_t"], np.tanh(cache["c_t"])
+    dc = dc_scale * (dc_t + dh_t * o * (1 - c**2 if slip == "tanh_grad_c" else 1 - tc**2))
+    di, dg = (dc * i, dc * g) if slip == "di_dg_swapped" else (dc * g, dc * i)
+    sig = (lambda s: 1 - s**2) if slip == "sig_as_tanh" else (lambda s: s * (1 - s))
+    dtanh_g = {"tanh_g missing": 1.0, "tanh_g 1mg": 1 - g, "tanh_g as_sig": g * (1 - g)}
+    da = {"f": dc * cache["c_prev"] * sig(f), "i": di * sig(i),
+          "g": dg * dtanh_g.get(slip, 1 - g**2), "o": dh_t * tc * sig(o)}
     grads = {"x_t": sum(P[f"W_x{L}"].T @ da[L] for L in "figo"),
              "h_prev": sum(P[f"W_h{L}"].T @ da[L] for L in "figo"), "c_prev": dc * f}
     for L in "figo":
         grads.update({f"W_x{L}": np.outer(da[L], cache["x_t"]),
                       f"W_h{L}": np.outer(da[L], cache["h_prev"]), f"b_{L}": da[L]})
     return grads
+
+
+# each slip of lstm_backward, and the catalogued mistake (what it plants) it is
+SLIPS = {"tanh_grad_c": ((("bwd", "tanh_grad_c"), True),),
+         "di_dg_swapped": ((("bwd", "di_dg_swapped"), True),),
+         "sig_as_tanh": ((("bwd", "sig_as_tanh"), True),),
+         "tanh_g missing": ((("bwd", "tanh_g"), "missing"),),
+         "tanh_g 1mg": ((("bwd", "tanh_g"), "1mg"),),
+         "tanh_g as_sig": ((("bwd", "tanh_g"), "as_sig"),)}
+
+
+@pytest.mark.parametrize("slip", list(SLIPS))
+def test_a_learners_backward_slip_is_named(slip):
+    """Written by hand, not planted through the catalogue's own variant: the variant's maths of
+    each mistake must be the learner's."""
+    cause = next(m.cause for m in ex._backward_mistakes() if m.changes == SLIPS[slip])
+    result = ex.check_lstm_step_backward(lambda *a: lstm_backward(*a, slip=slip))
+    assert not result.passed and cause in result.message, result.message
 
 
 # ----------------------------------------------------------------------------- the tolerance
