@@ -1408,12 +1408,12 @@ def _grads_localise(ex, run, wrong):
     good = [key for key in ex.cases[0].expected if key not in bad]
     hint = ""
     gates_bad = {key[-1] for key in bad if key[:2] in ("W_", "b_")}
-    if gates_bad and gates_bad <= {"f", "i", "g"} and not {"W_xo", "b_o"} & bad:
-        hint = (" The output gate's gradients are right and those of f, i, g are not: look at dc, "
-                + _DC_EQ + ".")
-    elif len(gates_bad) == 1:
+    if len(gates_bad) == 1:
         L = gates_bad.pop()
         hint = f" Only gate {L}'s gradients are wrong: look at d{L} and its local derivative."
+    elif gates_bad == {"f", "i", "g"}:     # the three gates that dc reaches, not the output gate
+        hint = (" The output gate's gradients are right and those of f, i, g are not: look at dc, "
+                + _DC_EQ + ".")
     elif not gates_bad:
         hint = (" Every parameter gradient is right: look at how the pre-activation gradients flow "
                 "back to x_t (W_x*.T @ da_*), h_prev (W_h*.T @ da_*) and c_prev (dc * f_t).")

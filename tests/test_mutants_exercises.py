@@ -279,6 +279,39 @@ def _misshapen(e):
             yield "the last step only", lambda v: {k: x[-1] for k, x in v.items()}
 
 
+def _some_zero(args):
+    return any(isinstance(a, np.ndarray) and a.size and not a.any() for a in args)
+
+
+def _partly_wrong(e, right):
+    """(label, learner) pairs wrong on some cases or in some parts of the result only."""
+    slip = lambda *args: _scaled(right(*args), 1.37)                        # noqa: E731
+    yield "right alone, wrong together", lambda *a: (right if _some_zero(a) else slip)(*a)
+    yield "wrong alone, right together", lambda *a: (slip if _some_zero(a) else right)(*a)
+    calls = []
+
+    def raises_on_some(*args):
+        calls.append(1)
+        if len(calls) % 2:
+            raise ValueError("shapes (4,3) and (4,) not aligned")
+        return slip(*args)
+
+    yield "a shape error on some cases", raises_on_some
+    if any(isinstance(a, dict) for a in e.cases[0].args.values()):
+        yield "a wrong key", lambda *a: next(v for v in a if isinstance(v, dict))["Wf"]
+    if e.kind == "pair":
+        yield "h_t wrong, c_t right", lambda *a: (1.37 * right(*a)[0], right(*a)[1])
+    if e.kind in ("grads", "bptt"):
+        keys = list(e.cases[0].expected)
+        first_input = next(k for k in keys if k[:2] not in ("W_", "b_"))
+        gate = next(k for k in keys if k[:2] == "W_")[-1]
+        gate_keys = {k for k in keys if k[:2] in ("W_", "b_") and k[-1] == gate}
+        yield "an input's gradient off", lambda *a: {
+            k: 1.37 * v if k == first_input else v for k, v in right(*a).items()}
+        yield "one gate's gradients off", lambda *a: {
+            k: 1.37 * v if k in gate_keys else v for k, v in right(*a).items()}
+
+
 def learners(e):
     """(label, learner function, time limit) for exercise e, reaching every kind of message."""
     from test_exercises import BROKEN
@@ -310,10 +343,16 @@ def learners(e):
         yield label, (lambda *args, change=change: change(right(*args))), None
     yield "changes its input", changes_its_input, None
     yield "a shape error", own_shape_error, None
+    for label, fn in _partly_wrong(e, right):
+        yield label, fn, None
     if e.name == "check_forget_gate":
         yield "never returns", never_returns, 0.2
     for label, (fn, _) in BROKEN.items():
         yield label, fn, None
+
+
+def _case_keys(result):
+    return None if result.case is None else ", ".join(sorted(result.case))
 
 
 def what_the_checkers_say():
@@ -324,7 +363,9 @@ def what_the_checkers_say():
         out = said[name] = {}
         for label, fn, limit in learners(e):
             result = check(fn, time_limit=limit) if limit else check(fn)
-            out[label] = result.message
+            error = (result.case or {}).get("error") if isinstance(result.case, dict) else None
+            out[label] = (f"passed: {result.passed}; case: {_case_keys(result)}; error: {error}\n"
+                          + result.message)
             if label in ("right", "mistake 0"):
                 out[label + ", html"] = result._repr_html_()
         wrong = dict((label, fn) for label, fn, _ in learners(e))["mistake 0"]
