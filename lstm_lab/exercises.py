@@ -1136,7 +1136,7 @@ def _shape_problem(shape, H, D, name):
                 "x broadcasts to a matrix), or a vector was reshaped to a column and broadcast "
                 "against another.")
     if shape == (D,) and D != H:
-        return (f"{want}: the size of x_t, D = {D}. The gate has one value per hidden unit (H = "
+        return (f"{want}: the size of x_t, D = {D}. {name} has one value per hidden unit (H = "
                 f"{H}).")
     return want + "."
 
@@ -1271,7 +1271,7 @@ def _normalise(ex, case, value):
     if ex.kind == "vector":
         arr, problem = _as_vector(value, ex.H)
         if problem is None and arr.shape != (ex.H,):
-            D = case.args["x_t"].size if "x_t" in case.args else ex.D
+            D = case.args["x_t"].size if "x_t" in case.args else None   # no x_t, no D to blame
             problem = _shape_problem(arr.shape, ex.H, D, ex.result)
             if arr.size == ex.H and np.allclose(arr.ravel(), case.expected, rtol=RTOL, atol=ATOL):
                 problem += " The values themselves are right; only the shape is wrong."

@@ -255,6 +255,8 @@ def _misshapen(e):
     if e.kind == "vector":
         yield "a row", lambda v: v.reshape(1, -1)
         yield "a column", lambda v: v.reshape(-1, 1)
+        yield "a matrix", lambda v: v[:, None] + 0 * v[None, :]
+        yield "D values", lambda v: v[:e.D]
     elif e.kind == "pair":
         yield "h_t as a row", lambda v: (v[0].reshape(1, -1), v[1])
         yield "c_t as a column", lambda v: (v[0], v[1].reshape(-1, 1))
