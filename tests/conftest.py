@@ -7,6 +7,7 @@ loaded by the controlling process, which is the one that writes the summary.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import pytest
@@ -17,6 +18,18 @@ from hypothesis import settings
 # written into the repository.
 settings.register_profile("lstm_lab", derandomize=True, database=None)
 settings.load_profile("lstm_lab")
+
+
+def pytest_configure(config):
+    """Give SIGINT Python's own handler when the test process was started with it ignored.
+
+    A command put in the background by a non-interactive shell (``bash .ci/run &``) starts
+    with SIGINT ignored, and Python then installs no KeyboardInterrupt handler. The tests of
+    interrupted calls send real SIGINTs and check that the handler is left as it was found:
+    both need Python's usual one.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_ignore_collect(collection_path, config):
