@@ -1410,7 +1410,11 @@ def _grads_localise(ex, run, wrong):
     gates_bad = {key[-1] for key in bad if key[:2] in ("W_", "b_")}
     if len(gates_bad) == 1:
         L = gates_bad.pop()
-        hint = f" Only gate {L}'s gradients are wrong: look at d{L} and its local derivative."
+        hint = (f" Only gate {L}'s gradients are wrong: look at d{L} and its local derivative."
+                if f"b_{L}" in bad else     # db_L is da_L itself: da_L is right
+                f" Only gate {L}'s weight gradients are wrong, and b_{L}'s, which is da_{L} "
+                f"itself, is right: look at how da_{L} meets the inputs, np.outer(da_{L}, x_t) "
+                f"and np.outer(da_{L}, h_prev).")
     elif gates_bad == {"f", "i", "g"}:     # the three gates that dc reaches, not the output gate
         hint = (" The output gate's gradients are right and those of f, i, g are not: look at dc, "
                 + _DC_EQ + ".")

@@ -11,7 +11,9 @@ import contextlib
 import io
 import json
 import re
+import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +211,198 @@ def test_every_check_passes_its_time_limit_on(name):
     assert "did not return within 0.1 s" in result.message, result.message
 
 
+# ------------------------------------------------------------------- the time limit's two paths
+
+
+def test_an_outer_timer_is_given_back_with_its_time_left_and_interval():
+    """A timer someone else set (a test runner's, a kernel's) that is due after the call keeps
+    its deadline, its repeat interval and its handler, however soon it is due."""
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+    try:
+        for delay in (60.0, 0.5):
+            signal.setitimer(signal.ITIMER_REAL, delay, 7.0)
+            started = time.monotonic()
+            assert ex._run_limited(lambda a: a + 1, [41], 5.0) == 42
+            left, interval = signal.getitimer(signal.ITIMER_REAL)
+            assert interval == pytest.approx(7.0)
+            assert abs(left - (delay - (time.monotonic() - started))) < 0.2, (delay, left)
+            assert ex.check_forget_gate(forget_gate).passed
+            assert signal.getitimer(signal.ITIMER_REAL)[1] == pytest.approx(7.0)
+        assert not fired and signal.getsignal(signal.SIGALRM) is not previous
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_outer_timer_due_first_fires_at_its_own_deadline():
+    """Due before the time limit, the outer timer fires when it is due, not at the limit."""
+    class OuterTimeout(BaseException):
+        pass
+
+    def endless(*args):
+        while True:
+            pass
+
+    def outer(signum, frame):
+        raise OuterTimeout
+
+    previous = signal.signal(signal.SIGALRM, outer)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        started = time.monotonic()
+        with pytest.raises(OuterTimeout):
+            ex.check_forget_gate(endless, time_limit=60)
+        assert time.monotonic() - started < 30, "it waited for the 60 s limit"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_alarm_after_the_function_returned_is_ignored(monkeypatch):
+    """The time limit's signal can arrive once the learner's function has returned, before the
+    timer is disarmed: the answer stands, it is not turned into a time-out."""
+    disarm, clock = signal.setitimer, time.monotonic
+
+    def late_alarm_then_disarm(which, seconds, *interval):
+        handler = signal.getsignal(signal.SIGALRM)
+        if seconds == 0 and callable(handler):     # an hour after the deadline
+            with monkeypatch.context() as m:
+                m.setattr(time, "monotonic", lambda: clock() + 3600.0)
+                handler(signal.SIGALRM, None)
+        return disarm(which, seconds, *interval)
+
+    monkeypatch.setattr(signal, "setitimer", late_alarm_then_disarm)
+    assert ex._run_limited(lambda: 42, [], 5.0) == 42
+
+
+def _alone(name):
+    return not any(t.name == name for t in threading.enumerate())
+
+
+def test_off_the_main_thread_the_learner_runs_in_a_daemon_thread_stopped_at_the_limit():
+    """No SIGALRM off the main thread: the learner's function runs in a daemon thread of its
+    own, with numpy's floating-point warnings off as on the main thread, and is asked to stop
+    when its time is up."""
+    seen, stop = [], threading.Event()
+
+    def endless(*args):
+        me = threading.current_thread()
+        seen.append((me.name, me.daemon, np.geterr()))
+        while not stop.is_set():
+            pass
+
+    box = {}
+    try:
+        endless_in_main = ex.check_forget_gate(endless, time_limit=0.2)
+        assert "did not return within 0.2 s" in endless_in_main.message
+        worker = threading.Thread(target=lambda: box.update(
+            r=ex.check_forget_gate(endless, time_limit=0.2)))
+        worker.start()
+        worker.join(30)
+        assert "did not return within 0.2 s" in box["r"].message
+        quiet = dict.fromkeys(("divide", "over", "under", "invalid"), "ignore")
+        assert seen == [(threading.main_thread().name, False, quiet),
+                        ("learner function", True, quiet)]
+        deadline = time.monotonic() + 10
+        while not _alone("learner function") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _alone("learner function"), "the abandoned function is still running"
+    finally:
+        stop.set()
+
+
+def test_off_the_main_thread_the_learners_error_is_reported():
+    class LearnerError(Exception):
+        pass
+
+    def fails(*args):
+        raise LearnerError("my own message")
+
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(r=ex.check_forget_gate(fails)))
+    worker.start()
+    worker.join(30)
+    assert "LearnerError: my own message" in box["r"].message, box["r"].message
+
+
+# ------------------------------------------------------------------------ what a result holds
+
+
+def test_a_failed_pair_keeps_a_copy_of_the_expected_pair():
+    result = ex.check_lstm_step(lambda *args: (np.zeros(4), np.zeros(4)))
+    assert not result.passed
+    h, c = result.case["expected"]
+    case = next(k for k in ex._EXERCISES["lstm_step"]().cases
+                if np.array_equal(k.args["x_t"], result.case["x_t"]))
+    np.testing.assert_array_equal(h, case.expected[0])
+    np.testing.assert_array_equal(c, case.expected[1])
+
+
+@pytest.mark.parametrize("learner", ["crashes", "never returns"])
+def test_a_failed_result_says_false_not_just_falsy(learner):
+    def endless(*args):
+        while True:
+            pass
+
+    fn = {"crashes": lambda *a: 1 / 0, "never returns": endless}[learner]
+    assert ex.check_forget_gate(fn, time_limit=0.2).passed is False
+
+
+# --------------------------------------------------------------- the hints' reading of an answer
+
+
+def test_the_right_values_in_a_column_are_recognised_to_the_checkers_tolerance():
+    """"The values themselves are right" uses the tolerance that passes an answer: ATOL where a
+    value is near zero."""
+    e = ex._EXERCISES["candidate"]()
+    case = min(e.cases, key=lambda k: np.min(np.abs(k.expected)))
+    near = case.expected + 0.8 * ex.ATOL
+    assert ex._close(near, case.expected)
+    _, problem = ex._normalise(e, case, near[:, None])
+    assert "The values themselves are right" in problem, problem
+
+
+def test_a_transposed_gradient_is_recognised_to_the_checkers_tolerance():
+    e = ex._EXERCISES["lstm_step_backward"]()
+    case, k = min(((c, k) for c in e.cases for k, v in c.expected.items()
+                   if v.ndim == 2 and v.shape[0] != v.shape[1]),
+                  key=lambda ck: np.min(np.abs(ck[0].expected[ck[1]])))
+    near = case.expected[k] + 0.8 * ex.ATOL
+    assert ex._close(near, case.expected[k])
+    _, problem = ex._normalise_grads({**case.expected, k: near.T}, case.expected)
+    assert f"returned the gradient of {k} transposed" in problem, problem
+
+
+def test_only_a_leading_d_marks_a_gradient():
+    grads = lambda *a: {"\u2202" + k: v for k, v in lstm_backward(*a).items()}  # noqa: E731
+    result = ex.check_lstm_step_backward(grads)
+    assert "returned no gradient for W_xf" in result.message, result.message
+
+
+@pytest.mark.parametrize("part", ["W", "b"])
+def test_one_gates_weight_or_bias_gradients_alone_wrong_are_placed(part):
+    """Only W_*f wrong (db_f = da_f right): look at the outer products; only db_f wrong: at df.
+    Either way not "every parameter gradient is right"."""
+    keys = {"W": ("W_xf", "W_hf"), "b": ("b_f",)}[part]
+
+    def learner(*a):
+        return {k: 2.0 * v if k in keys else v for k, v in lstm_backward(*a).items()}
+
+    result = ex.check_lstm_step_backward(learner)
+    assert not result.passed and "Every parameter gradient is right" not in result.message
+    if part == "W":
+        assert ("Only gate f's weight gradients are wrong, and b_f's, which is da_f itself, is "
+                "right: look at how da_f meets the inputs") in result.message, result.message
+        got, want = result.case["got"]["W_xf"], result.case["expected"]["W_xf"]
+        assert (f"dW_xf: largest difference {np.max(np.abs(got - want)):.4f}"
+                in result.message), result.message
+        assert result.message.count("largest difference") == 1, "one matrix is enough"
+    else:
+        assert ("Only gate f's gradients are wrong: look at df and its local derivative."
+                in result.message), result.message
+
+
 # ------------------------------------------------------------------------ the words students read
 
 # What the exercises tell a learner, word for word. DIAGNOSES holds every exercise's equations,
@@ -264,6 +458,8 @@ def _misshapen(e):
         yield "a pair of numbers", lambda v: (0.5, 0.5)
         yield "h_t is None", lambda v: (None, v[1])
         yield "one array", lambda v: np.concatenate(v)
+        yield "a stacked array", lambda v: np.stack(v)       # (2, H): read as the pair
+        yield "NaN in h_t", lambda v: (v[0] * np.nan, v[1])
     else:                                   # a dict of arrays
         first = next(iter(e.variant({}, *e.cases[0].args.values())))
         weight = next((k for k in e.variant({}, *e.cases[0].args.values()) if k[:2] == "W_"),
