@@ -282,15 +282,19 @@ def _alone(name):
 
 def test_off_the_main_thread_the_learner_runs_in_a_daemon_thread_stopped_at_the_limit():
     """No SIGALRM off the main thread: the learner's function runs in a daemon thread of its
-    own, with numpy's floating-point warnings off as on the main thread, and is asked to stop
-    when its time is up."""
+    own, with numpy's floating-point warnings off as on the main thread, and is made to stop
+    when its time is up, by an exception that is not an Exception."""
     seen, stop = [], threading.Event()
 
     def endless(*args):
         me = threading.current_thread()
         seen.append((me.name, me.daemon, np.geterr()))
         while not stop.is_set():
-            pass
+            try:                # every point where the request to stop can land is in here
+                while not stop.is_set():
+                    pass
+            except Exception:   # a learner's catch-all must not swallow it
+                pass
 
     box = {}
     try:
@@ -337,16 +341,6 @@ def test_a_failed_pair_keeps_a_copy_of_the_expected_pair():
                 if np.array_equal(k.args["x_t"], result.case["x_t"]))
     np.testing.assert_array_equal(h, case.expected[0])
     np.testing.assert_array_equal(c, case.expected[1])
-
-
-@pytest.mark.parametrize("learner", ["crashes", "never returns"])
-def test_a_failed_result_says_false_not_just_falsy(learner):
-    def endless(*args):
-        while True:
-            pass
-
-    fn = {"crashes": lambda *a: 1 / 0, "never returns": endless}[learner]
-    assert ex.check_forget_gate(fn, time_limit=0.2).passed is False
 
 
 # --------------------------------------------------------------- the hints' reading of an answer
