@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import re
 import signal
 import threading
@@ -276,6 +277,26 @@ def test_an_alarm_after_the_function_returned_is_ignored(monkeypatch):
     assert ex._run_limited(lambda: 42, [], 5.0) == 42
 
 
+@pytest.mark.parametrize("limit", [0, -1, math.inf, math.nan, True, "1", [1]],
+                         ids=["zero", "negative", "inf", "nan", "True", "a string", "a list"])
+def test_a_time_limit_must_be_a_positive_finite_number(limit):
+    with pytest.raises(ValueError, match=re.escape(
+            f"time_limit must be a positive number of seconds; got {limit!r}")):
+        ex.check_forget_gate(forget_gate, time_limit=limit)
+
+
+def test_the_time_limit_given_is_the_one_kept(monkeypatch):
+    """time_limit=0.2 stops the function after 0.2 s, not after the default TIME_LIMIT."""
+    def endless(*args):
+        while True:
+            pass
+
+    monkeypatch.setattr(ex, "TIME_LIMIT", 60.0)
+    started = time.monotonic()
+    assert "did not return within 0.2 s" in ex.check_forget_gate(endless, time_limit=0.2).message
+    assert time.monotonic() - started < 30, "it waited for the default limit"
+
+
 def _alone(name):
     return not any(t.name == name for t in threading.enumerate())
 
@@ -331,6 +352,13 @@ def test_off_the_main_thread_the_learners_error_is_reported():
 
 
 # ------------------------------------------------------------------------ what a result holds
+
+
+def test_a_function_called_instead_of_passed_is_named_by_what_it_returned():
+    result = ex.check_forget_gate(forget_gate(np.zeros(3), np.zeros(4), np.zeros((4, 3)),
+                                              np.zeros((4, 4)), np.zeros(4)))
+    assert not result.passed
+    assert "it got a ndarray. Pass the name without calling it" in result.message, result.message
 
 
 def test_a_failed_pair_keeps_a_copy_of_the_expected_pair():
