@@ -396,10 +396,13 @@ def test_a_transposed_gradient_is_recognised_to_the_checkers_tolerance():
     assert f"returned the gradient of {k} transposed" in problem, problem
 
 
-def test_only_a_leading_d_marks_a_gradient():
-    grads = lambda *a: {"\u2202" + k: v for k, v in lstm_backward(*a).items()}  # noqa: E731
-    result = ex.check_lstm_step_backward(grads)
-    assert "returned no gradient for W_xf" in result.message, result.message
+@pytest.mark.parametrize("name", ["lstm_step_backward", "rnn_bptt", "lstm_bptt"])
+def test_only_a_leading_d_marks_a_gradient(name):
+    e = ex._EXERCISES[name]()
+    marked = lambda *a: {"\u2202" + k: v for k, v in e.variant({}, *a).items()}  # noqa: E731
+    result = ex.CHECKS[name](marked)
+    assert not result.passed and "returned no gradient for" in result.message, result.message
+    assert ex.CHECKS[name](lambda *a: {"d" + k: v for k, v in e.variant({}, *a).items()})
 
 
 @pytest.mark.parametrize("part", ["W", "b"])
@@ -473,6 +476,7 @@ def _misshapen(e):
         yield "a column", lambda v: v.reshape(-1, 1)
         yield "a matrix", lambda v: v[:, None] + 0 * v[None, :]
         yield "D values", lambda v: v[:e.D]
+        yield "a ragged list", lambda v: [v[0], list(v[1:])]
     elif e.kind == "pair":
         yield "h_t as a row", lambda v: (v[0].reshape(1, -1), v[1])
         yield "c_t as a column", lambda v: (v[0], v[1].reshape(-1, 1))
@@ -490,6 +494,10 @@ def _misshapen(e):
         yield "keys with a d", lambda v: {names.get(k, "d" + k): x for k, x in v.items()}
         yield "a key missing", lambda v: {k: x for k, x in v.items() if k != first}
         yield "a weight transposed", lambda v: {**v, weight: v[weight].T}
+        vector = next((k for k, x in e.variant({}, *e.cases[0].args.values()).items()
+                       if np.ndim(x) == 1), None)
+        if vector is not None:
+            yield "a vector as a column", lambda v: {**v, vector: v[vector][:, None]}
         yield "an extra axis", lambda v: {**v, first: v[first][None]}
         yield "a string", lambda v: {**v, first: "oops"}
         yield "NaN", lambda v: {**v, first: v[first] * np.nan}
