@@ -477,6 +477,7 @@ def _misshapen(e):
         yield "a matrix", lambda v: v[:, None] + 0 * v[None, :]
         yield "D values", lambda v: v[:e.D]
         yield "a ragged list", lambda v: [v[0], list(v[1:])]
+        yield "a list holding a ragged list", lambda v: [[v[0], list(v[1:])]]
     elif e.kind == "pair":
         yield "h_t as a row", lambda v: (v[0].reshape(1, -1), v[1])
         yield "c_t as a column", lambda v: (v[0], v[1].reshape(-1, 1))
@@ -562,6 +563,10 @@ def learners(e):
         while True:
             pass
 
+    def not_written_yet(*args):
+        raise NotImplementedError
+
+    yield "not written yet", not_written_yet, None
     yield "right", right, None
     yield "mistake 0", planted(e.mistakes[0]), None
     yield "mistake 1", planted(e.mistakes[1]), None
