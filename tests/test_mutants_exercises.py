@@ -297,6 +297,27 @@ def test_the_time_limit_given_is_the_one_kept(monkeypatch):
     assert time.monotonic() - started < 30, "it waited for the default limit"
 
 
+def test_a_limit_under_a_second_is_kept_and_kept_again_when_caught():
+    """The first stop comes at the limit, 0.2 s, and the next one 50 ms after a learner's bare
+    `except:` swallows it. Measured as the CPU time the loops got, which cannot exceed the wall
+    time they ran: it cannot fail on a machine that is merely slow."""
+    spent = {}
+
+    def stubborn(*args):
+        start = time.thread_time()
+        try:
+            while True:
+                spent["to the first stop"] = time.thread_time() - start
+        except BaseException:   # a bare `except:` in the learner's code
+            pass
+        start = time.thread_time()
+        while True:
+            spent["to the next"] = time.thread_time() - start
+
+    assert "did not return within 0.2 s" in ex.check_forget_gate(stubborn, time_limit=0.2).message
+    assert spent["to the first stop"] < 0.6 and spent.get("to the next", 0) < 0.6, spent
+
+
 def _alone(name):
     return not any(t.name == name for t in threading.enumerate())
 
