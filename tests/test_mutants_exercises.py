@@ -382,6 +382,10 @@ def test_a_function_called_instead_of_passed_is_named_by_what_it_returned():
     assert "it got a ndarray. Pass the name without calling it" in result.message, result.message
 
 
+def test_the_shape_error_marker_says_what_it_is_in_a_debugger():
+    assert repr(ex._SHAPE_ERROR) == "<shape error>"
+
+
 def test_a_failed_pair_keeps_a_copy_of_the_expected_pair():
     result = ex.check_lstm_step(lambda *args: (np.zeros(4), np.zeros(4)))
     assert not result.passed
@@ -577,6 +581,12 @@ def learners(e):
         next(a for a in args if isinstance(a, np.ndarray))[...] += 1.0
         return out
 
+    def changes_two_inputs(*args):
+        out = right(*args)
+        for a in [a for a in args if isinstance(a, np.ndarray)][:2]:
+            a[...] += 1.0
+        return out
+
     def own_shape_error(*args):
         raise ValueError("operands could not be broadcast together with shapes (4,) (3,)")
 
@@ -596,6 +606,8 @@ def learners(e):
     for label, change in _misshapen(e):
         yield label, (lambda *args, change=change: change(right(*args))), None
     yield "changes its input", changes_its_input, None
+    if sum(isinstance(a, np.ndarray) for a in e.cases[0].args.values()) > 1:
+        yield "changes two inputs", changes_two_inputs, None
     yield "a shape error", own_shape_error, None
     for label, fn in _partly_wrong(e, right):
         yield label, fn, None

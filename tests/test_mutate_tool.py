@@ -55,6 +55,9 @@ def test_the_score_leaves_out_equivalent_and_message_only_mutants(tmp_path, monk
     tool = _tool(tmp_path, monkeypatch, {1: 1, 2: 36, 3: 1})   # a timeout counts as killed
     (row,) = tool.table(["m"])
     assert (row["killed"], row["timeout"], row["score"]) == (2, 1, 1.0)
+    tool = _tool(tmp_path, monkeypatch, {1: -14, 2: -11, 3: 5})  # crashes kill; "no tests" not
+    (row,) = tool.table(["m"])
+    assert (row["killed"], row["survived"], row["score"]) == (2, 1, 2 / 3)
 
 
 def test_rerun_hands_mutmut_only_the_mutants_not_killed(tmp_path, monkeypatch):

@@ -12,12 +12,14 @@ only those not killed (survived, untested or not run), which is what new tests c
 ``mutmut show NAME`` prints one mutant's diff. At most 2 worker processes by default
 (``--max-children``): the tests themselves are single-threaded.
 
-Score = killed / (mutants - equivalent); a timeout counts as killed, a mutant no test reaches
-(or not yet run) as survived. Equivalent mutants are listed with their reason in
-docs/mutation.md ("- `mutant name`: reason"); an entry whose reason starts with "killed on
-disk" is import-time code mutmut cannot switch, killed by the tests once written into the
-source (``mutmut apply NAME``), and counts as killed. Mutants that change only the text of an
-exception or warning message are counted apart (column "msg") and left out of the score.
+Score = killed / (mutants - equivalent); a timeout counts as killed, and so does a crash (the
+test process killed by SIGALRM, SIGSEGV or SIGABRT, which mutmut calls "suspicious" or
+"segfault"); a mutant no test reaches (or not yet run) counts as survived. Equivalent mutants
+are listed with their reason in docs/mutation.md ("- `mutant name`: reason"); an entry whose
+reason starts with "killed on disk" is import-time code mutmut cannot switch, killed by the
+tests once written into the source (``mutmut apply NAME``), and counts as killed. Mutants that
+change only the text of an exception or warning message are counted apart (column "msg") and
+left out of the score.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 MUTANTS = ROOT / "mutants"
 EQUIVALENT_DOC = ROOT / "docs" / "mutation.md"
 KILLED = {1: "killed", 3: "killed"}
+# the test process died of a signal that is not mutmut's time limit: the mutant crashed the
+# tests (an alarm with no handler left, a segfault), which fails the suite as surely as a test
+CRASHED = {-14: "SIGALRM", -11: "SIGSEGV", -6: "SIGABRT"}
 TIMEOUT = {36, 24, -24, 152, 255}
 
 
@@ -127,7 +132,7 @@ def table(modules: list[str], survivors: bool = False) -> list[dict]:
                 count["killed"] += 1
             elif key in equiv:
                 count["equivalent"] += 1
-            elif code in KILLED:
+            elif code in KILLED or code in CRASHED:
                 count["killed"] += 1
             elif code in TIMEOUT:
                 count["timeout"] += 1
