@@ -219,7 +219,11 @@ def test_an_outer_timer_is_given_back_with_its_time_left_and_interval():
     """A timer someone else set (a test runner's, a kernel's) that is due after the call keeps
     its deadline, its repeat interval and its handler, however soon it is due."""
     fired = []
-    previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+
+    def outer(signum, frame):
+        fired.append(signum)
+
+    previous = signal.signal(signal.SIGALRM, outer)
     try:
         for delay in (60.0, 0.5):
             signal.setitimer(signal.ITIMER_REAL, delay, 7.0)
@@ -228,9 +232,12 @@ def test_an_outer_timer_is_given_back_with_its_time_left_and_interval():
             left, interval = signal.getitimer(signal.ITIMER_REAL)
             assert interval == pytest.approx(7.0)
             assert abs(left - (delay - (time.monotonic() - started))) < 0.2, (delay, left)
-            assert ex.check_forget_gate(forget_gate).passed
-            assert signal.getitimer(signal.ITIMER_REAL)[1] == pytest.approx(7.0)
-        assert not fired and signal.getsignal(signal.SIGALRM) is not previous
+            assert signal.getsignal(signal.SIGALRM) is outer
+        signal.setitimer(signal.ITIMER_REAL, 60.0, 7.0)     # and through a whole check
+        assert ex.check_forget_gate(forget_gate).passed
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 50.0
+        assert signal.getitimer(signal.ITIMER_REAL)[1] == pytest.approx(7.0)
+        assert not fired and signal.getsignal(signal.SIGALRM) is outer
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
