@@ -35,6 +35,12 @@ def cell_update(c_prev, f_t, i_t, g_t):
     return f_t * c_prev + i_t * g_t
 
 
+def endless(*args):
+    """A learner's function that never returns."""
+    while True:
+        pass
+
+
 def lstm_backward(dh_t, dc_t, cache, dc_scale=1.0, slip=None):
     """The LSTM step's backward; dc_scale != 1 plants an unknown slip in dc, `slip` one of the
     catalogued mistakes, written as a learner would write it (see SLIPS)."""
@@ -204,10 +210,6 @@ def test_grade_keeps_one_verdict_per_exercise_for_the_same_function():
 
 @pytest.mark.parametrize("name", list(ex.CHECKS))
 def test_every_check_passes_its_time_limit_on(name):
-    def endless(*args):
-        while True:
-            pass
-
     result = ex.CHECKS[name](endless, time_limit=0.1)
     assert "did not return within 0.1 s" in result.message, result.message
 
@@ -247,10 +249,6 @@ def test_an_outer_timer_due_first_fires_at_its_own_deadline():
     """Due before the time limit, the outer timer fires when it is due, not at the limit."""
     class OuterTimeout(BaseException):
         pass
-
-    def endless(*args):
-        while True:
-            pass
 
     def outer(signum, frame):
         raise OuterTimeout
@@ -294,10 +292,6 @@ def test_a_time_limit_must_be_a_positive_finite_number(limit):
 
 def test_the_time_limit_given_is_the_one_kept(monkeypatch):
     """time_limit=0.2 stops the function after 0.2 s, not after the default TIME_LIMIT."""
-    def endless(*args):
-        while True:
-            pass
-
     monkeypatch.setattr(ex, "TIME_LIMIT", 60.0)
     started = time.monotonic()
     assert "did not return within 0.2 s" in ex.check_forget_gate(endless, time_limit=0.2).message
@@ -335,7 +329,7 @@ def test_off_the_main_thread_the_learner_runs_in_a_daemon_thread_stopped_at_the_
     when its time is up, by an exception that is not an Exception."""
     seen, stop = [], threading.Event()
 
-    def endless(*args):
+    def catches_all(*args):
         me = threading.current_thread()
         seen.append((me.name, me.daemon, np.geterr()))
         while not stop.is_set():
@@ -347,10 +341,10 @@ def test_off_the_main_thread_the_learner_runs_in_a_daemon_thread_stopped_at_the_
 
     box = {}
     try:
-        endless_in_main = ex.check_forget_gate(endless, time_limit=0.2)
-        assert "did not return within 0.2 s" in endless_in_main.message
+        in_main = ex.check_forget_gate(catches_all, time_limit=0.2)
+        assert "did not return within 0.2 s" in in_main.message
         worker = threading.Thread(target=lambda: box.update(
-            r=ex.check_forget_gate(endless, time_limit=0.2)))
+            r=ex.check_forget_gate(catches_all, time_limit=0.2)))
         worker.start()
         worker.join(30)
         assert "did not return within 0.2 s" in box["r"].message
@@ -597,10 +591,6 @@ def learners(e):
     def own_shape_error(*args):
         raise ValueError("operands could not be broadcast together with shapes (4,) (3,)")
 
-    def never_returns(*args):
-        while True:
-            pass
-
     def not_written_yet(*args):
         raise NotImplementedError
 
@@ -619,7 +609,7 @@ def learners(e):
     for label, fn in _partly_wrong(e, right):
         yield label, fn, None
     if e.name == "check_forget_gate":
-        yield "never returns", never_returns, 0.2
+        yield "never returns", endless, 0.2
     for label, (fn, _) in BROKEN.items():
         yield label, fn, None
 
